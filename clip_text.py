@@ -1,0 +1,447 @@
+"""The frozen CLIP text side: BPE tokenizer, text transformer, OpenAI checkpoint, class-name embeddings.
+
+Paper Sec. 3.1.2: the class names of the dataset are embedded by the text encoder of
+CLIP ViT-B/32, kept frozen; its output f_T [K, D=512] is what the fusion F (Sec. 3.2) reads.
+
+This file rebuilds, with torch + ftfy + regex only, what OpenAI's own code does, so that
+OpenAI's `ViT-B-32.pt` loads one-to-one and gives the same features:
+- tokenizer: openai/CLIP clip/simple_tokenizer.py (byte-level BPE, `bpe_simple_vocab_16e6.txt.gz`,
+  shipped in assets/) and `tokenize()` of clip/clip.py (start 49406, end 49407, context 77);
+- text transformer: `CLIP.encode_text` of clip/model.py (pre-LN blocks, QuickGELU, causal mask,
+  final LayerNorm, pooling at the end token, `text_projection`), parameter names equal to
+  OpenAI's checkpoint keys; architecture inferred from tensor shapes as in `build_model`;
+- loading: `load()` / `_download()` of clip/clip.py (TorchScript archive or plain state dict,
+  SHA-256 in the URL, cache folder ~/.cache/clip).
+
+Differences from OpenAI, none of which changes a number beyond float rounding: the encoder
+always computes in fp32 (OpenAI's CPU path does the same: fp16 weights are upcast), attention is
+`F.scaled_dot_product_attention(is_causal=True)` instead of nn.MultiheadAttention with an additive
+-inf mask, tensors are kept batch-first (K, L, W) instead of OpenAI's (L, K, W), and the padding after
+the last end token is not computed (the causal mask makes it irrelevant to the pooled feature).
+"""
+import gzip
+import hashlib
+import html
+import os
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+from collections import OrderedDict
+from functools import lru_cache
+
+import ftfy
+import regex as re
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BPE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "bpe_simple_vocab_16e6.txt.gz")
+SOT_TOKEN, EOT_TOKEN = 49406, 49407  # <|startoftext|>, <|endoftext|>
+CONTEXT_LENGTH = 77
+
+# OpenAI's public checkpoints (clip/clip.py `_MODELS`); the folder before the file name is its SHA-256.
+MODELS = {
+    "ViT-B/32": "https://openaipublic.azureedge.net/clip/models/"
+                "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+}
+MODEL_ALIASES = {"ViT-B-32": "ViT-B/32"}
+CACHE_ENV = "CLIP_CACHE_DIR"  # overrides the default cache folder ~/.cache/clip
+# Keys of OpenAI's file that are not part of the text encoder: the image tower, CLIP's temperature,
+# and the int metadata kept in the TorchScript archive.
+NON_TEXT_KEYS = ("input_resolution", "context_length", "vocab_size", "logit_scale")
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+@lru_cache()
+def bytes_to_unicode():
+    """Map every byte 0..255 to a printable unicode character (OpenAI's table): the 188 printable latin-1
+    bytes map to themselves, the other 68 to chr(256 + n) in byte order. The dict's ORDER matters: it is
+    the order of the first 256 vocabulary entries (printable bytes first, then the others)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
+        + list(range(ord("®"), ord("ÿ") + 1))
+    others = [b for b in range(256) if b not in printable]
+    table = {b: chr(b) for b in printable}
+    table.update({b: chr(256 + n) for n, b in enumerate(others)})
+    return table
+
+
+def clean_text(text):
+    """OpenAI's normalisation: ftfy fix, HTML-unescape twice, collapse whitespace, lower-case."""
+    text = ftfy.fix_text(text)
+    text = html.unescape(html.unescape(text)).strip()
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+class SimpleTokenizer:
+    """CLIP's byte-level BPE: 256 byte symbols, 256 end-of-word symbols, 48894 merges, 2 specials."""
+
+    # the pre-tokenizer of clip/simple_tokenizer.py: specials, English clitics, letter runs,
+    # single digits, runs of other non-space characters
+    PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+
+    def __init__(self, bpe_path=BPE_PATH):
+        if not os.path.isfile(bpe_path):
+            raise FileNotFoundError(f"CLIP BPE vocabulary not found at {bpe_path}; it ships with the repo "
+                                    "under assets/ (restore it with git)")
+        lines = gzip.open(bpe_path).read().decode("utf-8").split("\n")
+        merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]  # line 0 is a header
+        self.byte_encoder = bytes_to_unicode()
+        self.byte_decoder = {c: b for b, c in self.byte_encoder.items()}
+        vocab = list(self.byte_encoder.values())
+        vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m) for m in merges]
+        vocab += ["<|startoftext|>", "<|endoftext|>"]
+        self.encoder = {tok: i for i, tok in enumerate(vocab)}  # 49408 entries
+        self.decoder = {i: tok for tok, i in self.encoder.items()}
+        self.bpe_ranks = {m: i for i, m in enumerate(merges)}
+        self.cache = {"<|startoftext|>": "<|startoftext|>", "<|endoftext|>": "<|endoftext|>"}
+        self.pat = re.compile(self.PATTERN, re.IGNORECASE)
+
+    def bpe(self, token):
+        """Merge the symbols of one pre-token, lowest merge rank first; returns space-separated symbols."""
+        if token in self.cache:
+            return self.cache[token]
+        word = list(token[:-1]) + [token[-1] + "</w>"]
+        while len(word) > 1:
+            pairs = set(zip(word[:-1], word[1:]))
+            best = min(pairs, key=lambda p: self.bpe_ranks.get(p, float("inf")))
+            if best not in self.bpe_ranks:
+                break
+            merged, i = [], 0
+            while i < len(word):  # replace every occurrence of the pair, left to right
+                if i < len(word) - 1 and (word[i], word[i + 1]) == best:
+                    merged.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    merged.append(word[i])
+                    i += 1
+            word = merged
+        self.cache[token] = " ".join(word)
+        return self.cache[token]
+
+    def encode(self, text):
+        """Text -> BPE ids, without start/end tokens."""
+        ids = []
+        for token in self.pat.findall(clean_text(text)):
+            token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
+            ids.extend(self.encoder[sym] for sym in self.bpe(token).split(" "))
+        return ids
+
+    def decode(self, ids):
+        """BPE ids -> text; every end-of-word becomes a space (as OpenAI's decode does)."""
+        text = "".join(self.decoder[int(i)] for i in ids)
+        data = bytearray(self.byte_decoder[c] for c in text)
+        return data.decode("utf-8", errors="replace").replace("</w>", " ")
+
+
+@lru_cache()
+def default_tokenizer():
+    return SimpleTokenizer()
+
+
+def tokenize(texts, context_length=CONTEXT_LENGTH, truncate=False):
+    """str | list[str] -> LongTensor [N, context_length]: start, BPE ids, end, zero padding."""
+    if isinstance(texts, str):
+        texts = [texts]
+    tokenizer = default_tokenizer()
+    result = torch.zeros(len(texts), context_length, dtype=torch.long)  # [N, L]
+    for i, text in enumerate(texts):
+        ids = [SOT_TOKEN] + tokenizer.encode(text) + [EOT_TOKEN]
+        if len(ids) > context_length:
+            if not truncate:
+                raise RuntimeError(f"text {text[:60]!r}... is {len(ids)} tokens long (with start/end), more than "
+                                   f"the context length {context_length}; shorten it or pass truncate=True")
+            ids = ids[:context_length]
+            ids[-1] = EOT_TOKEN  # the encoder pools at the end token, so it must survive the cut
+        result[i, :len(ids)] = torch.tensor(ids)
+    return result
+
+
+def decode(ids):
+    """One tokenized sequence (list or 1-D tensor, as made by tokenize) -> text, specials and padding dropped."""
+    ids = [int(i) for i in ids]
+    if EOT_TOKEN in ids:
+        ids = ids[:ids.index(EOT_TOKEN)]  # padding after the end token is id 0 ("!"), not text
+    ids = [i for i in ids if i != SOT_TOKEN]
+    return default_tokenizer().decode(ids).strip()
+
+
+# ----------------------------------------------------------------------------- text transformer
+
+class QuickGELU(nn.Module):
+    """CLIP's GELU approximation x * sigmoid(1.702 x); the weights were trained with it."""
+
+    def forward(self, x):
+        return x * torch.sigmoid(1.702 * x)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention with nn.MultiheadAttention's parameter names (in_proj_*, out_proj)."""
+
+    def __init__(self, width, heads):
+        super().__init__()
+        assert width % heads == 0, f"width {width} is not divisible by {heads} heads"
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * width))
+        self.out_proj = nn.Linear(width, width)
+
+    def forward(self, x):
+        K, L, W = x.shape
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # 3 x [K, L, W]
+        q, k, v = (t.view(K, L, self.heads, W // self.heads).transpose(1, 2) for t in (q, k, v))  # [K, h, L, W/h]
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [K, h, L, W/h]; token i sees 0..i
+        y = y.transpose(1, 2).reshape(K, L, W)  # [K, L, W]
+        return self.out_proj(y)  # [K, L, W]
+
+
+class ResidualAttentionBlock(nn.Module):
+    """Pre-LN transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
+
+    def __init__(self, width, heads):
+        super().__init__()
+        self.attn = CausalSelfAttention(width, heads)
+        self.ln_1 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(OrderedDict([
+            ("c_fc", nn.Linear(width, 4 * width)),
+            ("gelu", QuickGELU()),
+            ("c_proj", nn.Linear(4 * width, width)),
+        ]))
+        self.ln_2 = nn.LayerNorm(width)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))  # [K, L, W]
+        x = x + self.mlp(self.ln_2(x))  # [K, L, W]
+        return x
+
+
+class Transformer(nn.Module):
+    def __init__(self, width, layers, heads):
+        super().__init__()
+        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads) for _ in range(layers)])
+
+    def forward(self, x):
+        return self.resblocks(x)
+
+
+class TextEncoder(nn.Module):
+    """CLIP's text tower, E_T of the paper: tokens [K, L] -> text features f_T [K, D]."""
+
+    def __init__(self, embed_dim=512, context_length=77, vocab_size=49408, width=512, heads=8, layers=12):
+        super().__init__()
+        self.embed_dim, self.context_length, self.vocab_size = embed_dim, context_length, vocab_size
+        self.width, self.heads, self.layers = width, heads, layers
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.positional_embedding = nn.Parameter(torch.empty(context_length, width))
+        self.transformer = Transformer(width, layers, heads)
+        self.ln_final = nn.LayerNorm(width)
+        self.text_projection = nn.Parameter(torch.empty(width, embed_dim))
+        self.feature_cache = {}  # encode_class_names() results, so class features are computed once
+
+    def init_parameters(self, generator=None):
+        """OpenAI's initialisation (clip/model.py `initialize_parameters`), for the random encoder."""
+        W, n = self.width, self.layers
+        nn.init.normal_(self.token_embedding.weight, std=0.02, generator=generator)
+        nn.init.normal_(self.positional_embedding, std=0.01, generator=generator)
+        for block in self.transformer.resblocks:
+            nn.init.normal_(block.attn.in_proj_weight, std=W ** -0.5, generator=generator)
+            nn.init.normal_(block.attn.out_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=generator)
+            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * W) ** -0.5, generator=generator)
+            nn.init.normal_(block.mlp.c_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=generator)
+            for bias in (block.attn.in_proj_bias, block.attn.out_proj.bias, block.mlp.c_fc.bias, block.mlp.c_proj.bias):
+                nn.init.zeros_(bias)
+        nn.init.normal_(self.text_projection, std=W ** -0.5, generator=generator)
+
+    def encode_from_embeddings(self, x, eot_index):
+        """Token embeddings x [K, L, W] (L <= context_length; positions are added here) and the index of
+        each sequence's end token [K] -> features [K, D]. Learnable prompt context (CoOp) enters here."""
+        K, L, W = x.shape
+        x = x + self.positional_embedding[:L]  # [K, L, W]
+        x = self.transformer(x)  # [K, L, W]
+        x = self.ln_final(x)  # [K, L, W]
+        x = x[torch.arange(K, device=x.device), eot_index]  # [K, W]: the end token has seen the whole text
+        return x @ self.text_projection  # [K, D]
+
+    def forward(self, tokens):
+        eot_index = tokens.argmax(dim=-1)  # [K]: the end token 49407 is the largest id
+        # attention is causal, so the padding after the last end token cannot change the result: drop it
+        tokens = tokens[:, :int(eot_index.max()) + 1]  # [K, L'] with L' <= L (about 8x faster for class names)
+        x = self.token_embedding(tokens)  # [K, L', W]
+        return self.encode_from_embeddings(x, eot_index)  # [K, D]
+
+
+def infer_architecture(state_dict):
+    """Text-encoder hyperparameters from tensor shapes, as OpenAI's `build_model` does."""
+    for key in ("text_projection", "positional_embedding", "token_embedding.weight", "ln_final.weight"):
+        if key not in state_dict:
+            raise KeyError(f"CLIP state dict has no key {key!r}: is this an OpenAI CLIP checkpoint?")
+    width = state_dict["ln_final.weight"].shape[0]
+    return dict(
+        embed_dim=state_dict["text_projection"].shape[1],
+        context_length=state_dict["positional_embedding"].shape[0],
+        vocab_size=state_dict["token_embedding.weight"].shape[0],
+        width=width,
+        heads=max(1, width // 64),  # not stored in the file; OpenAI's rule (64 channels per head)
+        layers=len({k.split(".")[2] for k in state_dict if k.startswith("transformer.resblocks.")}),
+    )
+
+
+def text_encoder_from_state_dict(state_dict, source="state dict"):
+    """Build a TextEncoder from an OpenAI CLIP state dict (any dtype mix) and load it strictly, in fp32."""
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith("visual.") and k not in NON_TEXT_KEYS}
+    model = TextEncoder(**infer_architecture(state_dict))
+    expected = set(model.state_dict())
+    missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
+    if missing or unexpected:
+        raise RuntimeError(f"{source} does not match CLIP's text encoder: missing keys {missing}, unexpected keys "
+                           f"{unexpected}; pass OpenAI's ViT-B-32.pt (TorchScript or state dict) or a file with its key names")
+    model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)  # fp16 weights -> fp32
+    return model
+
+
+# ----------------------------------------------------------------------------- checkpoint files
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_cache_dir():
+    return os.environ.get(CACHE_ENV) or os.path.expanduser("~/.cache/clip")
+
+
+def download(url, cache_dir=None):
+    """Fetch url into cache_dir unless a file with the right SHA-256 (the URL's second-to-last part) is there."""
+    from tqdm import tqdm
+    cache_dir = cache_dir or default_cache_dir()
+    os.makedirs(cache_dir, exist_ok=True)
+    expected = url.split("/")[-2]
+    target = os.path.join(cache_dir, os.path.basename(url))
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise RuntimeError(f"{target} exists and is not a regular file; remove it")
+    if os.path.isfile(target):
+        if sha256_of(target) == expected:
+            return target
+        print(f"WARNING: {target} exists but its SHA-256 does not match {expected}; downloading it again")
+    partial = target + ".part"  # written first, renamed when complete: an interrupted download never looks done
+    try:
+        with urllib.request.urlopen(url, timeout=60) as source, open(partial, "wb") as out:
+            size = source.info().get("Content-Length")
+            with tqdm(total=int(size) if size else None, unit="iB", unit_scale=True, ncols=80,
+                      desc=os.path.basename(url)) as bar:
+                for chunk in iter(lambda: source.read(1 << 16), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except (urllib.error.URLError, OSError) as e:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise RuntimeError(
+            f"could not download the CLIP weights from {url} ({e}).\n"
+            f"Without network: download that file elsewhere and pass it with --clip-weights PATH "
+            f"(or put it at {target})") from e
+    got = sha256_of(partial)
+    if got != expected:
+        os.remove(partial)
+        raise RuntimeError(f"downloaded {url} but its SHA-256 is {got}, not {expected}; try again, "
+                           "or download it by hand and pass --clip-weights PATH")
+    os.replace(partial, target)
+    return target
+
+
+def read_checkpoint(path):
+    """OpenAI's file is a TorchScript archive (torch.load(weights_only=True) refuses it); plain state dicts load
+    with weights_only=True. A TorchScript zip holds constants.pkl, which torch.save never writes."""
+    if zipfile.is_zipfile(path) and any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated but is OpenAI's format
+            return torch.jit.load(path, map_location="cpu").state_dict()
+    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state_dict, dict):
+        raise RuntimeError(f"{path} holds a {type(state_dict).__name__}, not a CLIP state dict")
+    return state_dict
+
+
+def random_text_encoder(seed=0):
+    """A ViT-B/32-shaped text encoder with OpenAI's random initialisation: for offline demos and tests only."""
+    print("WARNING: clip_text: using a RANDOM CLIP text encoder (no weights loaded): the class-name "
+          "embeddings carry NO language. Pass --clip-weights PATH to OpenAI's ViT-B-32.pt for real results.")
+    model = TextEncoder()
+    model.init_parameters(torch.Generator().manual_seed(seed))
+    return model
+
+
+def load_text_encoder(name_or_path="ViT-B/32", cache_dir=None):
+    """"ViT-B/32" (downloaded into cache_dir, default $CLIP_CACHE_DIR or ~/.cache/clip), a path to OpenAI's
+    checkpoint (TorchScript archive or state dict), or "random" -> frozen fp32 TextEncoder in eval mode."""
+    name = MODEL_ALIASES.get(name_or_path, name_or_path)
+    if name == "random":
+        model = random_text_encoder()
+        source = "random weights"
+    else:
+        if name in MODELS:
+            path = download(MODELS[name], cache_dir)
+        elif os.path.isfile(name):
+            path = name
+        else:
+            raise RuntimeError(f"CLIP model {name_or_path!r} not found: give one of {sorted(MODELS)}, 'random', "
+                               "or the path of a downloaded checkpoint (--clip-weights PATH)")
+        model = text_encoder_from_state_dict(read_checkpoint(path), source=path)
+        source = path
+    model.eval().requires_grad_(False)  # frozen, as in the paper (Sec. 3.1.2)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"clip_text: text encoder from {source}: width {model.width}, {model.layers} layers, {model.heads} heads, "
+          f"D={model.embed_dim}, {n / 1e6:.1f}M parameters, frozen")
+    return model
+
+
+# ----------------------------------------------------------------------------- class names and prompts
+
+# Dataset names written as words CLIP has seen (SBD/VOC joins them; Cityscapes uses underscores).
+READABLE_NAMES = {"diningtable": "dining table", "pottedplant": "potted plant", "tvmonitor": "tv monitor"}
+
+PROMPT_TEMPLATES = {
+    "name": ["{}"],  # the paper: the class name alone
+    "photo": ["a photo of a {}."],
+    # the 7 ImageNet templates OpenAI's prompt-engineering notebook selected
+    "ensemble": ["itap of a {}.", "a bad photo of the {}.", "a origami {}.", "a photo of the large {}.",
+                 "a {} in a video game.", "art of the {}.", "a photo of the small {}."],
+}
+
+
+def readable_name(raw):
+    """'diningtable' -> 'dining table', 'traffic_light' -> 'traffic light'; other names unchanged."""
+    return READABLE_NAMES.get(raw, raw.replace("_", " ").strip())
+
+
+@torch.no_grad()
+def encode_class_names(encoder, names, templates=("{}",), normalize=True, readable=True):
+    """Class names -> f_T [K, D], computed once per (names, templates, normalize) and cached on the encoder.
+
+    Names pass through readable_name() first ("diningtable" -> "dining table") unless readable=False.
+    Each name is put into every template; with normalize=True each prompt's feature is L2-normalised,
+    averaged over templates and renormalised (CLIP's zero-shot recipe, unit-norm rows); with normalize=False
+    the raw projected features are averaged. The paper (Sec. 3.1.2) feeds the class names to the frozen
+    encoder and says nothing of prompts or normalisation: we read it as the name alone (templates=("{}",))
+    and default to unit-norm features, the form CLIP was trained to compare and LSeg's choice.
+    """
+    names, templates = list(names), list(templates)
+    if not names or not templates:
+        raise ValueError(f"encode_class_names needs class names and templates, got {names} and {templates}")
+    key = (tuple(names), tuple(templates), bool(normalize), bool(readable), str(encoder.text_projection.device))
+    if key not in encoder.feature_cache:
+        words = [readable_name(n) if readable else n for n in names]
+        K, T = len(words), len(templates)
+        tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # [K*T, L]
+        feats = encoder(tokens.to(encoder.text_projection.device)).float()  # [K*T, D]
+        feats = feats.view(K, T, -1)  # [K, T, D]
+        if normalize:
+            feats = F.normalize(feats, dim=-1)  # [K, T, D]
+        feats = feats.mean(dim=1)  # [K, D]
+        if normalize:
+            feats = F.normalize(feats, dim=-1)  # [K, D]
+        encoder.feature_cache[key] = feats
+    return encoder.feature_cache[key].clone()
