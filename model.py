@@ -1,0 +1,147 @@
+"""The language-driven semantic edge detector, Eq. (3-1) and (3-2), and its config.
+
+    f_T = E_T(T)                        Eq. (3-1): frozen CLIP text encoder on the class names
+    P   = D(F(E_I(I), E_T(T)))          Eq. (3-2), as read from Sec. 3.2.1 (see below)
+
+Eq. (3-2) as printed composes F outside D, but Sec. 3.2.1 places the fusion on the encoder's
+deepest (lowest-resolution) output, so the decoder starts from the fused feature:
+feats = E_I(I); fused = F(feats[-1], f_T); P = D(fused, feats).
+
+Text features. The text encoder is frozen and the class names are fixed, so f_T is a constant:
+`build_model` computes it once with `clip_text` and the model keeps it as the buffer
+`text_features` [K, D]. It is saved in the state dict, is never a parameter (so never in the
+optimizer) and the text transformer is not part of the model. `load_model(asdict(cfg), state_dict)`
+rebuilds a trained model without the CLIP checkpoint and without ImageNet weights.
+
+Input contract. `forward(images)` takes images [B, 3, H, W] with values in [0, 1], NOT normalised;
+the model applies the ImageNet mean/std normalisation itself, here and only here.
+Any H x W works: the normalised image is padded at the bottom and right, by repeating the last
+row / column (replicate; zero padding would draw an artificial step edge), to the next multiple of
+the encoder's largest stride (32, or 8 / 16 for a dilated ResNet), and the logits are cropped back
+to exactly H x W. Images that are already multiples of 32 are not padded.
+
+Config -> paper ablations: `backbone` (Tables 5/6: vgg16, resnet101, efficientnet_b7),
+`fusion` (Table 1: none vs product; Table 2: product / product_diff / concat_diff; Table 4: lseg),
+`decoder` (refine = the paper; casenet = the baseline of the abstract's 70.4 -> 72.6).
+"""
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from decoder import build_decoder
+from encoders import build_encoder
+from fusion import build_fusion
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "resnet101"  # encoders.BACKBONES
+    fusion: str = "product"  # fusion.FUSIONS
+    decoder: str = "refine"  # refine (the paper) | casenet (baseline)
+    num_classes: int = 20  # K
+    class_names: list = field(default_factory=list)  # K raw names (e.g. datasets.SBD_CLASSES), fed to CLIP
+    prompt_templates: str = "name"  # key of clip_text.PROMPT_TEMPLATES ("name": the bare class name)
+    text_dim: int = 512  # D, CLIP ViT-B/32's text embedding width
+    clip_weights: str = "ViT-B/32"  # clip_text.load_text_encoder(...): a name, a path, or "random"
+    pretrained: bool = True  # ImageNet weights for the encoder (Sec. 4.1.2)
+    output_stride: int = 32  # 8 or 16 dilates resnet50/101 (CASENet)
+    fusion_dim: int = 32  # M, text width per class inside the fusion (not given in the paper)
+    deep_supervision: bool = False  # also return side logits
+
+
+def compute_text_features(cfg):
+    """f_T = E_T(T), Eq. (3-1): CLIP text features of the class names, [K, D], computed once."""
+    if len(cfg.class_names) != cfg.num_classes:
+        raise ValueError(f"model.py: cfg.class_names has {len(cfg.class_names)} names but num_classes="
+                         f"{cfg.num_classes}; set class_names (e.g. datasets.SBD_CLASSES) or pass text_features")
+    import clip_text  # here, not at the top: a model rebuilt from a checkpoint never needs it
+
+    if cfg.prompt_templates not in clip_text.PROMPT_TEMPLATES:
+        raise ValueError(f"model.py: unknown prompt_templates {cfg.prompt_templates!r}; choose one of "
+                         f"{sorted(clip_text.PROMPT_TEMPLATES)}")
+    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32; dropped after this function
+    with torch.no_grad():  # encode_class_names makes names readable itself: "diningtable" -> "dining table"
+        f_T = clip_text.encode_class_names(encoder, list(cfg.class_names),
+                                           clip_text.PROMPT_TEMPLATES[cfg.prompt_templates],
+                                           normalize=True)  # (K, D), unit length as in CLIP
+    return f_T.float()
+
+
+class EdgeModel(nn.Module):
+    """Encoder E_I, fusion F on its deepest feature, decoder D; f_T kept as a buffer."""
+
+    def __init__(self, cfg, text_features):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = build_encoder(cfg.backbone, cfg.pretrained, cfg.output_stride)
+        C = self.encoder.channels[-1]
+        self.fusion = build_fusion(cfg.fusion, C, cfg.text_dim, cfg.num_classes, cfg.fusion_dim)
+        self.decoder = build_decoder(cfg.decoder, self.encoder.channels, self.encoder.strides,
+                                     self.fusion.out_channels, cfg.num_classes, cfg.deep_supervision)
+        self.register_buffer("text_features", text_features.detach().float().clone())  # (K, D), saved, frozen
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.size_divisor = max(self.encoder.strides)
+
+    def forward(self, images):
+        B, _, H, W = images.shape
+        x = (images - self.pixel_mean) / self.pixel_std  # ImageNet normalisation, the only place it happens
+        pad_h, pad_w = -H % self.size_divisor, -W % self.size_divisor
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")  # (B, 3, H', W'), multiples of the stride
+        feats = self.encoder(x)  # [c1 .. c5], c_i: (B, C_i, H'/s_i, W'/s_i)
+        f_I = feats[-1]  # the deepest feature, (B, C, h, w)
+        fused = self.fusion(f_I, self.text_features)  # F(E_I(I), f_T), Sec. 3.2.1: (B, C_out, h, w)
+        logits, side_logits = self.decoder(fused, feats)  # Eq. (3-2): P = D(...), (B, K, H', W')
+        return {
+            "logits": logits[:, :, :H, :W],  # (B, K, H, W)
+            "side_logits": [s[:, :, :H, :W] for s in side_logits],  # list of (B, K, H, W)
+            "image_features": f_I,  # (B, C, h, w)
+            "text_features": self.text_features,  # (K, D)
+        }
+
+
+def build_model(cfg, text_features=None):
+    """Build the model; computes f_T with CLIP only when `text_features` [K, D] is not given."""
+    if text_features is None:
+        if cfg.fusion == "none":
+            text_features = torch.zeros(cfg.num_classes, cfg.text_dim)  # the Table-1 baseline reads no text
+        else:
+            text_features = compute_text_features(cfg)
+    if tuple(text_features.shape) != (cfg.num_classes, cfg.text_dim):
+        raise ValueError(f"model.py: text_features has shape {tuple(text_features.shape)}, expected "
+                         f"(num_classes={cfg.num_classes}, text_dim={cfg.text_dim})")
+    return EdgeModel(cfg, text_features)
+
+
+def load_model(model_config, state_dict):
+    """Rebuild a trained model from `asdict(cfg)` and its state dict (no CLIP, no ImageNet download)."""
+    cfg = ModelConfig(**{**model_config, "pretrained": False})  # the weights come from the state dict
+    model = build_model(cfg, text_features=state_dict["text_features"])
+    model.load_state_dict(state_dict)
+    return model
+
+
+def count_parameters(model):
+    """Parameters per part; the text encoder is not in the model, its output is a buffer."""
+    def n(module, trainable_only=False):
+        return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+    return {
+        "encoder": n(model.encoder),
+        "fusion": n(model.fusion),
+        "decoder": n(model.decoder),
+        "total": n(model),
+        "trainable": n(model, trainable_only=True),
+        "text_features_buffer": model.text_features.numel(),
+    }
+
+
+def format_parameters(counts):
+    """One line for the log: 'encoder 42.50M | fusion 1.36M | ...'."""
+    return " | ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items())
