@@ -1,0 +1,101 @@
+"""Throughput of the SBD training input pipeline: decode (jpg + packed label), augment (scale, pad, crop, flip),
+unpack to [K,H,W], collate. Writes a SEAL-layout folder of synthetic 375x500 scenes in a temporary directory
+(labels as `.bin` and as `.png`), then prints samples/s through a DataLoader with 0 and 2 workers.
+
+    python bench/bench_data.py [--images 64] [--batch-size 8] [--crop 512] [--epochs 2]
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import datasets  # noqa: E402
+
+
+def write_folder(root, num_images):
+    """SEAL layout: image/<name>.jpg, label_inst/<name>.bin and .png, lists train_inst.txt / train_png.txt."""
+    os.makedirs(os.path.join(root, "image"))
+    os.makedirs(os.path.join(root, "label_inst"))
+    scenes = datasets.SyntheticEdges(num_images, (375, 500), num_classes=8, seed=0)
+    lines = {"bin": [], "png": []}
+    for i in range(num_images):
+        image, classes, instances = scenes.scene(i)
+        name = f"2008_{i:06d}"
+        Image.fromarray(image).save(os.path.join(root, "image", name + ".jpg"), quality=90)
+        bits = datasets.edge_bits(instances, classes, radius=2)
+        for fmt in lines:
+            datasets.write_label(os.path.join(root, "label_inst", f"{name}.{fmt}"), bits)
+            lines[fmt].append(f"image/{name}.jpg label_inst/{name}.{fmt}\n")
+    for fmt, rows in lines.items():
+        with open(os.path.join(root, f"train_{fmt}.txt"), "w") as f:
+            f.writelines(rows)
+
+
+def measure(root, fmt, workers, args):
+    ds = datasets.SBDEdges(root, "train", transform=datasets.TrainTransform(crop=args.crop),
+                           list_file=os.path.join(root, f"train_{fmt}.txt"))
+    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=workers,
+                                         drop_last=True, persistent_workers=workers > 0)
+    for _ in loader:  # warm-up epoch: worker start-up, file cache
+        pass
+    n, start = 0, time.perf_counter()
+    for _ in range(args.epochs):
+        for batch in loader:
+            n += batch["image"].shape[0]
+    return n / (time.perf_counter() - start), batch
+
+
+def stages(root, fmt, args):
+    """Milliseconds per sample of each stage, in this process (no DataLoader)."""
+    ds = datasets.SBDEdges(root, "train", list_file=os.path.join(root, f"train_{fmt}.txt"))
+    t = datasets.TrainTransform(crop=args.crop)
+    ms = {"decode": 0.0, "augment": 0.0, "unpack": 0.0, "collate": 0.0}
+    samples = []
+    for i in range(len(ds)):
+        t0 = time.perf_counter()
+        image, bits = ds.load(i)
+        t1 = time.perf_counter()
+        image, bits = t(image, bits)
+        t2 = time.perf_counter()
+        samples.append(datasets.to_sample(image, bits, ds.num_classes, ds.names[i], i))
+        t3 = time.perf_counter()
+        ms["decode"], ms["augment"], ms["unpack"] = ms["decode"] + t1 - t0, ms["augment"] + t2 - t1, \
+            ms["unpack"] + t3 - t2
+        if len(samples) == args.batch_size:
+            t4 = time.perf_counter()
+            torch.utils.data.default_collate(samples)
+            ms["collate"] += time.perf_counter() - t4
+            samples = []
+    return ", ".join(f"{k} {1000 * v / len(ds):.1f}" for k, v in ms.items())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=64, help="synthetic images written")
+    parser.add_argument("--batch-size", type=int, default=8, help="DataLoader batch size")
+    parser.add_argument("--crop", type=int, default=512, help="training crop (Sec. 4.1.2: 512)")
+    parser.add_argument("--epochs", type=int, default=2, help="timed passes over the folder (after one warm-up)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    threads_default = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads {threads_default}")
+    with tempfile.TemporaryDirectory() as root:
+        write_folder(root, args.images)
+        for fmt in ("bin", "png"):
+            print(f"labels .{fmt}  ms per sample: {stages(root, fmt, args)}")
+            for workers, threads in ((0, threads_default), (0, 1), (2, threads_default)):
+                torch.set_num_threads(threads)  # main-process collate is a torch op: its threads matter
+                rate, batch = measure(root, fmt, workers, args)
+                shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if torch.is_tensor(v))
+                print(f"labels .{fmt}  workers {workers}, main torch threads {threads}: {rate:6.1f} samples/s  "
+                      f"({shapes})")
+            torch.set_num_threads(threads_default)
+
+
+if __name__ == "__main__":
+    main()
