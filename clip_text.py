@@ -18,6 +18,11 @@ always computes in fp32 (OpenAI's CPU path does the same: fp16 weights are upcas
 `F.scaled_dot_product_attention(is_causal=True)` instead of nn.MultiheadAttention with an additive
 -inf mask, tensors are kept batch-first (K, L, W) instead of OpenAI's (L, K, W), and the padding after
 the last end token is not computed (the causal mask makes it irrelevant to the pooled feature).
+
+Prompt options (issue 7, ablations beyond the paper; `train.py --prompts`): PROMPT_TEMPLATES holds the fixed
+templates and a context prompt set; `encode_prompt_bank` gives one feature per (class, template);
+`TemplateSelector` picks a template per class from image evidence (CA-CL / MTA-CLIP); `PromptLearner` learns
+CoOp's context vectors through `TextEncoder.encode_from_embeddings`.
 """
 import gzip
 import hashlib
@@ -409,6 +414,11 @@ PROMPT_TEMPLATES = {
     # the 7 ImageNet templates OpenAI's prompt-engineering notebook selected
     "ensemble": ["itap of a {}.", "a bad photo of the {}.", "a origami {}.", "a photo of the large {}.",
                  "a {} in a video game.", "art of the {}.", "a photo of the small {}."],
+    # a context prompt set for edges (CA-CL's "context prompt set", MTA-CLIP's context-specific prompts), written
+    # for boundaries: the set that `--prompts select` chooses from, one template per class (see TemplateSelector)
+    "context": ["{}", "a photo of a {}.", "the outline of a {}.", "the boundary of the {}.",
+                "the edges of a {}.", "a {} in a cluttered scene.", "a partly occluded {}.",
+                "a close-up photo of a {}."],
 }
 
 
@@ -445,3 +455,118 @@ def encode_class_names(encoder, names, templates=("{}",), normalize=True, readab
             feats = F.normalize(feats, dim=-1)  # [K, D]
         encoder.feature_cache[key] = feats
     return encoder.feature_cache[key].clone()
+
+
+# ----------------------------------------------------------------- prompt sets, selection, learned context
+# Issue 7: prompt options from related CLIP papers. The paper itself feeds the bare class name ("name").
+
+@torch.no_grad()
+def encode_prompt_bank(encoder, names, templates, readable=True):
+    """Every class name in every template -> unit-norm features [K, T, D] (one row per template, not averaged).
+    The bank that TemplateSelector chooses from; its mean over T is the "ensemble" feature."""
+    words = [readable_name(n) if readable else n for n in names]
+    K, T = len(words), len(templates)
+    tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # [K*T, L]
+    feats = encoder(tokens.to(encoder.text_projection.device)).float()  # [K*T, D]
+    return F.normalize(feats.view(K, T, -1), dim=-1)  # [K, T, D]
+
+
+def select_templates(bank, class_embeddings):
+    """Per class k, the template t maximising cos(bank[k, t], class_embeddings[k]): bank [K, T, D],
+    class_embeddings [K, D] (pooled image features in the text space) -> LongTensor [K]."""
+    sim = torch.einsum("ktd,kd->kt", F.normalize(bank, dim=-1), F.normalize(class_embeddings, dim=-1))  # [K, T]
+    return sim.argmax(dim=1)  # [K]
+
+
+class TemplateSelector:
+    """Dynamic per-class prompt selection (CA-CL, 2025: a context prompt set with dynamic selection; MTA-CLIP, ECCV
+    2024: multiple context-specific prompts per class), adapted for edges: the image evidence for class k is the
+    model's pixel embedding [B, D, h, w] (its 1x1 projection of f_I into the text space, trained by loss_contrast)
+    averaged over the ground-truth EDGE pixels of k (instead of a mask or a CLIP image embedding), accumulated over
+    the steps since the last choice. `choose()` then picks, per class, the template nearest to that evidence.
+    Classes not seen since the last choice keep their template."""
+
+    def __init__(self, num_classes, dim):
+        self.sums = torch.zeros(num_classes, dim)  # [K, D]
+        self.counts = torch.zeros(num_classes)  # [K]
+
+    @torch.no_grad()
+    def update(self, pixel_embeddings, edges):
+        B, D, h, w = pixel_embeddings.shape
+        if self.sums.device != pixel_embeddings.device:  # accumulate where the model runs: no sync per step
+            self.sums, self.counts = self.sums.to(pixel_embeddings.device), self.counts.to(pixel_embeddings.device)
+        weight = F.adaptive_avg_pool2d(edges.float(), (h, w))  # [B, K, h, w]: edge fraction of each cell
+        x = F.normalize(pixel_embeddings.float(), dim=1)  # [B, D, h, w]
+        self.sums += torch.einsum("bkhw,bdhw->kd", weight, x)  # [K, D]
+        self.counts += weight.sum(dim=(0, 2, 3))  # [K]
+
+    def choose(self, bank, current):
+        """bank [K, T, D], current choice [K] -> new choice [K]; resets the accumulated evidence."""
+        sums, counts = self.sums.to(bank.device), self.counts.to(bank.device)
+        new = select_templates(bank, sums / counts.clamp(min=1e-6).unsqueeze(1))  # [K]
+        choice = torch.where(counts > 0, new, current.to(bank.device))  # [K]: unseen classes keep theirs
+        self.sums.zero_()
+        self.counts.zero_()
+        return choice.to(current.device)
+
+
+class PromptLearner(nn.Module):
+    """Learnable prompt context, CoOp (Zhou et al., IJCV 2022, "Learning to Prompt for Vision-Language Models",
+    Sec. 3.2, unified context): the prompt of class k is t_k = [V]_1 ... [V]_M [CLASS_k] "." with M learnable
+    token embeddings [V]_m shared by all classes, fed through the FROZEN text transformer (encode_from_embeddings);
+    only the context [M, W] is trained. Adapted for edges: the gradient comes from the edge loss through the fusion
+    (and from loss_contrast / loss_t2p if on) instead of CoOp's image-text classification loss.
+
+    The text encoder is held but NOT registered as a submodule: its 63M frozen weights stay out of the model's
+    state dict and parameters (the model keeps the latest f_T as a buffer for evaluation); `_apply` moves it
+    with the module (.to / .cuda / .half). With encoder=None (a model rebuilt from a checkpoint for evaluation)
+    only the context parameter [M, width] exists, to receive the state dict."""
+
+    def __init__(self, encoder, names, n_ctx=4, ctx_init=None, readable=True, width=512):
+        super().__init__()
+        object.__setattr__(self, "encoder", encoder)  # not a submodule, see the docstring
+        self.n_ctx = n_ctx
+        if encoder is None:  # rebuilt from a checkpoint for evaluation: ctx comes from the state dict, f_T from
+            self.ctx = nn.Parameter(torch.zeros(n_ctx, width))  # the model's buffer; forward() is not available
+            return
+        W = encoder.width
+        words = [readable_name(n) if readable else n for n in names]
+        placeholder = " ".join(["X"] * n_ctx)
+        tokens = tokenize([f"{placeholder} {w}." for w in words], encoder.context_length)  # [K, 77]
+        x_id = tokenize("X")[0, 1]
+        if not (tokens[:, 1:1 + n_ctx] == x_id).all():
+            raise RuntimeError("clip_text.PromptLearner: the placeholders did not tokenize to one token each")
+        eot_index = tokens.argmax(dim=-1)  # [K]
+        L = int(eot_index.max()) + 1  # the causal mask makes the padding after the last end token irrelevant
+        device = encoder.token_embedding.weight.device
+        with torch.no_grad():
+            embedding = encoder.token_embedding(tokens[:, :L].to(device)).float()  # [K, L, W]
+        self.register_buffer("token_prefix", embedding[:, :1].clone(), persistent=False)  # [K, 1, W]: start token
+        self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:].clone(), persistent=False)  # [K, L-1-M, W]
+        self.register_buffer("eot_index", eot_index.to(device), persistent=False)  # [K]
+        if ctx_init:  # e.g. "a photo of a": start from real words (CoOp's initialisation option)
+            init_tokens = tokenize(ctx_init)[0]
+            n = int(init_tokens.argmax()) - 1
+            if n != n_ctx:
+                raise ValueError(f"clip_text.PromptLearner: ctx_init {ctx_init!r} has {n} tokens, n_ctx is {n_ctx}")
+            with torch.no_grad():
+                ctx = encoder.token_embedding(init_tokens[1:1 + n_ctx].to(device))  # [M, W]
+        else:
+            ctx = torch.randn(n_ctx, W) * 0.02  # CoOp's random initialisation, N(0, 0.02^2)
+        self.ctx = nn.Parameter(ctx.float().clone())  # [M, W], the only trained tensor
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        if self.encoder is not None:
+            self.encoder._apply(fn, recurse)  # the unregistered frozen encoder follows device and dtype moves
+        return self
+
+    def forward(self):
+        if self.encoder is None:
+            raise RuntimeError("clip_text.PromptLearner was rebuilt without the CLIP text encoder (evaluation): use "
+                               "the model's text_features buffer, or build the model with --clip-weights to train")
+        K = self.token_prefix.shape[0]
+        ctx = self.ctx.unsqueeze(0).expand(K, -1, -1)  # [K, M, W]
+        x = torch.cat([self.token_prefix, ctx, self.token_suffix], dim=1)  # [K, L, W]: SOT, V_1..V_M, name, ., EOT
+        f_T = self.encoder.encode_from_embeddings(x, self.eot_index)  # [K, D], gradient flows to ctx only
+        return F.normalize(f_T.float(), dim=-1)  # [K, D], unit length like encode_class_names

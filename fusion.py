@@ -100,7 +100,7 @@ class LSegFusion(nn.Module):
         return self.logit_scale * torch.einsum("bdhw,kd->bkhw", x, t)  # cosine / 0.07, (B, K, h, w)
 
 
-# ----------------------------------------------------------------------------- issue 7: fusions from related CLIP papers
+# ------------------------------------------------------------- issue 7: fusions from related CLIP papers
 
 def sine_position_encoding(h, w, dim, device=None):
     """Fixed 2-D sinusoidal position encoding [h*w, dim] (Transformer sin/cos, DETR's 2-D split): the first half of
@@ -215,7 +215,7 @@ class PixelTextAlignmentFusion(nn.Module):
         return torch.cat([f_I, masks], dim=1)  # (B, C + K, h, w)
 
 
-# ----------------------------------------------------------------------------- issue 7: alignment heads for losses.py
+# ------------------------------------------------------------- issue 7: alignment heads for losses.py
 
 class TextPixelHead(nn.Module):
     """Head of FGAseg's text-pixel alignment loss (T2P loss; losses.py `loss_t2p`): each class's text embedding is

@@ -22,6 +22,10 @@ CASENet trains with lr ~1e-7 under SGD; `reduction="mean"` divides by the number
 of valid entries (B*K*valid pixels) instead, a scale that suits Adam and the
 usual learning rates. `bce` and `dff` always use the mean, as DFF does.
 
+Alignment terms from related CLIP papers (issue 7, off by default): `loss_t2p`, FGAseg's text-pixel
+alignment loss on the model's `t2p_logits`, and `loss_contrast`, MTA-CLIP's mask-to-text contrastive loss
+on its `pixel_embeddings`; both compare with the ground-truth edges pooled to the feature resolution.
+
 Extending: a new term is a method `loss_<name>(outputs, edges, ignore) -> Tensor`
 listed in `self.losses` and given a weight in `self.weight_dict` (see
 `EdgeCriterion.get_loss`), exactly like DETR's `get_loss` dispatch.
@@ -93,6 +97,53 @@ def dff_bce(logits, edges, ignore=None):
     return loss / (valid.sum() * K).clamp(min=1)
 
 
+# ---------------------------------------------------------------- alignment losses from related CLIP papers (issue 7)
+
+def pool_to(edges, ignore, size):
+    """Edge maps [B,K,H,W] and ignore [B,H,W] -> at a feature size (h, w): the max-pooled edges (a cell is an edge of
+    k if any of its pixels is) [B,K,h,w], the edge fraction per cell [B,K,h,w], and the valid cells [B,1,h,w]
+    (a cell is ignored only if all of its pixels are)."""
+    y = edges.float()  # (B, K, H, W)
+    if ignore is not None:
+        valid = (~ignore.bool()).float().unsqueeze(1)  # (B, 1, H, W)
+        y = y * valid
+        valid = F.adaptive_max_pool2d(valid, size)  # (B, 1, h, w)
+    else:
+        valid = y.new_ones(y.shape[0], 1, *size)
+    return F.adaptive_max_pool2d(y, size), F.adaptive_avg_pool2d(y, size), valid
+
+
+def text_pixel_loss(t2p_logits, edges, ignore=None):
+    """FGAseg's text-pixel alignment loss (T2P), adapted for edges: MSE between sigmoid(m_k) [B,K,h,w] (fusion.py
+    TextPixelHead) and the max-pooled edge map of class k at that resolution, mean over valid cells and classes.
+    FGAseg compares its alignment maps with the masks; the sigmoid keeps our maps in the target's range [0, 1]."""
+    B, K, h, w = t2p_logits.shape
+    target, _, valid = pool_to(edges, ignore, (h, w))  # (B, K, h, w), (B, 1, h, w)
+    err = (torch.sigmoid(t2p_logits.float()) - target) ** 2 * valid  # (B, K, h, w)
+    return err.sum() / (valid.sum() * K).clamp(min=1)
+
+
+def mask_text_contrast(pixel_embeddings, text_features, edges, ignore=None, temperature=0.07):
+    """Mask-to-text contrastive loss (MTA-CLIP, ECCV 2024, Mask-to-Text Contrastive Learning L_sim; CA-CL's
+    image-text contrast), adapted for edges: for every class k present in image b, the anchor is the pixel
+    embedding [B,D,h,w] averaged over k's ground-truth EDGE region (edge fraction per cell as weight) instead of a
+    mask; its own class text f_T[k] is the positive, the other K-1 classes the negatives (InfoNCE, cosine / tau):
+      L = - mean_{(b,k) present} log( exp(cos(a_bk, t_k)/tau) / sum_j exp(cos(a_bk, t_j)/tau) )."""
+    B, D, h, w = pixel_embeddings.shape
+    _, weight, valid = pool_to(edges, ignore, (h, w))  # (B, K, h, w) edge fraction, (B, 1, h, w)
+    weight = weight * valid  # (B, K, h, w)
+    mass = weight.sum(dim=(2, 3))  # (B, K)
+    present = mass > 0  # (B, K)
+    if not present.any():
+        return (pixel_embeddings * 0.0).sum()  # no class in the batch: zero, but still part of the graph
+    anchors = torch.einsum("bkhw,bdhw->bkd", weight, pixel_embeddings.float()) / mass.clamp(min=1e-6)[..., None]
+    anchors = F.normalize(anchors[present], dim=-1)  # (P, D), P present (image, class) pairs
+    t = F.normalize(text_features.float(), dim=-1)  # (K, D)
+    logits = anchors @ t.t() / temperature  # (P, K)
+    target = present.nonzero()[:, 1]  # (P,) the class of each anchor
+    return F.cross_entropy(logits, target)
+
+
 class EdgeCriterion(nn.Module):
     """Total loss of the edge model, as named unweighted terms plus `weight_dict`.
 
@@ -102,9 +153,12 @@ class EdgeCriterion(nn.Module):
       (deep supervision, CASENet/DFF); the term is absent when the model has none.
       A side output with one channel (CASENet's class-agnostic sides 1-3) is
       supervised with the class-agnostic edge map (any class on).
+    t2p_weight / contrast_weight: weights of `loss_t2p` (FGAseg) and `loss_contrast` (MTA-CLIP), issue 7;
+      each term is present only when the model returns its head's output (`t2p_logits`, `pixel_embeddings`).
     """
 
-    def __init__(self, loss="reweighted", side_weight=1.0, edge_weight=1.0, reduction="batch"):
+    def __init__(self, loss="reweighted", side_weight=1.0, edge_weight=1.0, reduction="batch",
+                 t2p_weight=0.0, contrast_weight=0.0, temperature=0.07):
         super().__init__()
         if loss not in EDGE_LOSSES:
             raise ValueError(f"losses.py: unknown loss {loss!r}; valid: {EDGE_LOSSES}")
@@ -112,8 +166,10 @@ class EdgeCriterion(nn.Module):
             raise ValueError(f"losses.py: unknown reduction {reduction!r}; valid: {REDUCTIONS}")
         self.loss = loss
         self.reduction = reduction
-        self.losses = ["loss_edge", "loss_side"]  # computed in this order; add new terms here
-        self.weight_dict = {"loss_edge": float(edge_weight), "loss_side": float(side_weight)}
+        self.temperature = temperature
+        self.losses = ["loss_edge", "loss_side", "loss_t2p", "loss_contrast"]  # in this order; add new terms here
+        self.weight_dict = {"loss_edge": float(edge_weight), "loss_side": float(side_weight),
+                            "loss_t2p": float(t2p_weight), "loss_contrast": float(contrast_weight)}
 
     def edge_loss(self, logits, edges, ignore):
         """The chosen multi-label loss on one logit map [B,K,H,W] (or [B,1,H,W])."""
@@ -134,8 +190,20 @@ class EdgeCriterion(nn.Module):
             return None  # no deep supervision: the term is left out
         return sum(self.edge_loss(s, edges, ignore) for s in side)
 
+    def loss_t2p(self, outputs, edges, ignore):
+        if "t2p_logits" not in outputs:
+            return None  # the model has no text-pixel head (ModelConfig.t2p_head)
+        return text_pixel_loss(outputs["t2p_logits"], edges, ignore)
+
+    def loss_contrast(self, outputs, edges, ignore):
+        if "pixel_embeddings" not in outputs:
+            return None  # the model has no pixel-embedding head (ModelConfig.embed_head)
+        text = outputs.get("contrast_text_features", outputs["text_features"])  # (K, D)
+        return mask_text_contrast(outputs["pixel_embeddings"], text, edges, ignore, self.temperature)
+
     def get_loss(self, name, outputs, edges, ignore):
-        loss_map = {"loss_edge": self.loss_edge, "loss_side": self.loss_side}
+        loss_map = {"loss_edge": self.loss_edge, "loss_side": self.loss_side, "loss_t2p": self.loss_t2p,
+                    "loss_contrast": self.loss_contrast}
         if name not in loss_map:
             raise ValueError(f"losses.py: unknown loss term {name!r}; valid: {list(loss_map)}")
         return loss_map[name](outputs, edges, ignore)

@@ -23,6 +23,10 @@ to exactly H x W. Images that are already multiples of 32 are not padded.
 Config -> paper ablations: `backbone` (Tables 5/6: vgg16, resnet101, efficientnet_b7),
 `fusion` (Table 1: none vs product; Table 2: product / product_diff / concat_diff; Table 4: lseg),
 `decoder` (refine = the paper; casenet = the baseline of the abstract's 70.4 -> 72.6).
+Options from related CLIP papers (issue 7): `fusion` cross_attention / pixel_text_alignment, `prompt_mode`
+select (CA-CL: per-class template, chosen by train.py) / learned (CoOp: the text is no longer a constant, the
+context is trained and f_T is recomputed every training step), `t2p_head` / `embed_head` (the heads of
+losses.py's loss_t2p / loss_contrast, owned here so that their parameters are trained).
 """
 from dataclasses import dataclass, field
 
@@ -32,7 +36,7 @@ import torch.nn.functional as F
 
 from decoder import build_decoder
 from encoders import build_encoder
-from fusion import build_fusion
+from fusion import PixelEmbeddingHead, TextPixelHead, build_fusion
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -52,6 +56,18 @@ class ModelConfig:
     output_stride: int = 32  # 8 or 16 dilates resnet50/101 (CASENet)
     fusion_dim: int = 32  # M, text width per class inside the fusion (not given in the paper)
     deep_supervision: bool = False  # also return side logits
+    # options from related CLIP papers (issue 7); the defaults are the paper's model
+    attn_dim: int = 256  # E, width inside the cross_attention / pixel_text_alignment fusions
+    attn_heads: int = 8  # their attention heads
+    lcs_kernel: int = 9  # r, FGAseg's local similarity kernel (pixel_text_alignment)
+    prompt_mode: str = "fixed"  # PROMPT_MODES: fixed (mean over prompt_templates) | select (CA-CL) | learned (CoOp)
+    prompt_context: int = 4  # M, CoOp's learnable context tokens (prompt_mode "learned")
+    text_width: int = 512  # W, CLIP's token-embedding width, where CoOp's context vectors live
+    t2p_head: bool = False  # FGAseg's text-pixel head: outputs "t2p_logits" for losses.py's loss_t2p
+    embed_head: bool = False  # f_I projected to D: "pixel_embeddings" for loss_contrast and prompt selection
+
+
+PROMPT_MODES = ("fixed", "select", "learned")
 
 
 def compute_text_features(cfg):
@@ -72,21 +88,64 @@ def compute_text_features(cfg):
     return f_T.float()
 
 
-class EdgeModel(nn.Module):
-    """Encoder E_I, fusion F on its deepest feature, decoder D; f_T kept as a buffer."""
+def compute_prompt_features(cfg):
+    """Issue-7 prompt modes: (f_T [K, D], prompt bank [K, T, D] or None, clip_text.PromptLearner or None).
+    select: the bank holds every template of cfg.prompt_templates; f_T starts as template 0 (the bare name in
+    the "context" set). learned: CoOp's context through the frozen encoder, which the learner keeps."""
+    import clip_text
 
-    def __init__(self, cfg, text_features):
+    if cfg.prompt_templates not in clip_text.PROMPT_TEMPLATES:
+        raise ValueError(f"model.py: unknown prompt_templates {cfg.prompt_templates!r}; choose one of "
+                         f"{sorted(clip_text.PROMPT_TEMPLATES)}")
+    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32
+    names = list(cfg.class_names)
+    if cfg.prompt_mode == "select":
+        bank = clip_text.encode_prompt_bank(encoder, names, clip_text.PROMPT_TEMPLATES[cfg.prompt_templates])
+        return bank[:, 0].clone(), bank, None  # (K, D), (K, T, D)
+    if encoder.width != cfg.text_width:
+        raise ValueError(f"model.py: the CLIP text encoder has token width {encoder.width}, cfg.text_width is "
+                         f"{cfg.text_width}; set text_width={encoder.width}")
+    learner = clip_text.PromptLearner(encoder, names, cfg.prompt_context)
+    with torch.no_grad():
+        return learner(), None, learner  # (K, D) with the initial context
+
+
+class EdgeModel(nn.Module):
+    """Encoder E_I, fusion F on its deepest feature, decoder D; f_T kept as a buffer.
+    Issue-7 options add: a prompt bank and choice (select), a PromptLearner (learned), alignment heads."""
+
+    def __init__(self, cfg, text_features, prompt_bank=None, prompt_learner=None):
         super().__init__()
         self.cfg = cfg
         self.encoder = build_encoder(cfg.backbone, cfg.pretrained, cfg.output_stride)
-        C = self.encoder.channels[-1]
-        self.fusion = build_fusion(cfg.fusion, C, cfg.text_dim, cfg.num_classes, cfg.fusion_dim)
+        C, K, D = self.encoder.channels[-1], cfg.num_classes, cfg.text_dim
+        self.fusion = build_fusion(cfg.fusion, C, D, K, cfg.fusion_dim, cfg.attn_dim, cfg.attn_heads, cfg.lcs_kernel)
         self.decoder = build_decoder(cfg.decoder, self.encoder.channels, self.encoder.strides,
                                      self.fusion.out_channels, cfg.num_classes, cfg.deep_supervision)
         self.register_buffer("text_features", text_features.detach().float().clone())  # (K, D), saved, frozen
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.size_divisor = max(self.encoder.strides)
+        self.t2p_head = TextPixelHead(C, D) if cfg.t2p_head else None  # FGAseg's T2P loss head
+        self.embed_head = PixelEmbeddingHead(C, D) if cfg.embed_head else None  # MTA-CLIP's contrast / selection
+        self.prompt_learner = None
+        if cfg.prompt_mode == "learned":  # CoOp; without an encoder (rebuilt for evaluation) only ctx exists
+            import clip_text
+            self.prompt_learner = prompt_learner or clip_text.PromptLearner(None, cfg.class_names, cfg.prompt_context,
+                                                                            width=cfg.text_width)
+        if cfg.prompt_mode == "select":  # CA-CL: one template per class, chosen by train.py from image evidence
+            import clip_text
+            T = len(clip_text.PROMPT_TEMPLATES[cfg.prompt_templates])
+            bank = prompt_bank if prompt_bank is not None else torch.zeros(K, T, D)  # zeros: the state dict fills it
+            self.register_buffer("prompt_bank", bank.detach().float().clone())  # (K, T, D)
+            self.register_buffer("prompt_choice", torch.zeros(K, dtype=torch.long))  # (K,) template per class
+
+    @torch.no_grad()
+    def set_prompt_choice(self, choice):
+        """--prompts select: use template choice[k] for class k; f_T becomes those rows of the bank."""
+        self.prompt_choice.copy_(choice)
+        rows = torch.arange(self.cfg.num_classes, device=self.prompt_bank.device)
+        self.text_features.copy_(self.prompt_bank[rows, self.prompt_choice])  # (K, D)
 
     def forward(self, images):
         B, _, H, W = images.shape
@@ -96,27 +155,43 @@ class EdgeModel(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")  # (B, 3, H', W'), multiples of the stride
         feats = self.encoder(x)  # [c1 .. c5], c_i: (B, C_i, H'/s_i, W'/s_i)
         f_I = feats[-1]  # the deepest feature, (B, C, h, w)
-        fused = self.fusion(f_I, self.text_features)  # F(E_I(I), f_T), Sec. 3.2.1: (B, C_out, h, w)
+        f_T = self.text_features  # (K, D), a buffer: constant, or re-chosen by --prompts select
+        if self.prompt_learner is not None and self.training and self.prompt_learner.encoder is not None:
+            f_T = self.prompt_learner()  # CoOp: (K, D) through the frozen text transformer, every step
+            self.text_features.copy_(f_T.detach())  # evaluation (and the checkpoint) use the latest f_T
+        fused = self.fusion(f_I, f_T)  # F(E_I(I), f_T), Sec. 3.2.1: (B, C_out, h, w)
         logits, side_logits = self.decoder(fused, feats)  # Eq. (3-2): P = D(...), (B, K, H', W')
-        return {
+        out = {
             "logits": logits[:, :, :H, :W],  # (B, K, H, W)
             "side_logits": [s[:, :, :H, :W] for s in side_logits],  # list of (B, K, H, W)
             "image_features": f_I,  # (B, C, h, w)
-            "text_features": self.text_features,  # (K, D)
+            "text_features": f_T,  # (K, D)
         }
+        if self.t2p_head is not None:
+            out["t2p_logits"] = self.t2p_head(f_I, f_T)  # (B, K, h, w), for loss_t2p
+        if self.embed_head is not None:
+            out["pixel_embeddings"] = self.embed_head(f_I)  # (B, D, h, w), for loss_contrast / prompt selection
+        if self.cfg.prompt_mode == "select":  # contrast against the template-free class centre, so that the
+            out["contrast_text_features"] = F.normalize(self.prompt_bank.mean(1), dim=-1)  # choice is not self-fed
+        return out
 
 
 def build_model(cfg, text_features=None):
     """Build the model; computes f_T with CLIP only when `text_features` [K, D] is not given."""
+    if cfg.prompt_mode not in PROMPT_MODES:
+        raise ValueError(f"model.py: unknown prompt_mode {cfg.prompt_mode!r}; choose one of {list(PROMPT_MODES)}")
+    prompt_bank = prompt_learner = None
     if text_features is None:
-        if cfg.fusion == "none":
+        if cfg.fusion == "none" and cfg.prompt_mode == "fixed" and not (cfg.t2p_head or cfg.embed_head):
             text_features = torch.zeros(cfg.num_classes, cfg.text_dim)  # the Table-1 baseline reads no text
-        else:
+        elif cfg.prompt_mode == "fixed":
             text_features = compute_text_features(cfg)
+        else:
+            text_features, prompt_bank, prompt_learner = compute_prompt_features(cfg)
     if tuple(text_features.shape) != (cfg.num_classes, cfg.text_dim):
         raise ValueError(f"model.py: text_features has shape {tuple(text_features.shape)}, expected "
                          f"(num_classes={cfg.num_classes}, text_dim={cfg.text_dim})")
-    return EdgeModel(cfg, text_features)
+    return EdgeModel(cfg, text_features, prompt_bank, prompt_learner)
 
 
 def load_model(model_config, state_dict):
@@ -136,6 +211,9 @@ def count_parameters(model):
         "encoder": n(model.encoder),
         "fusion": n(model.fusion),
         "decoder": n(model.decoder),
+        **({"aux_heads": sum(n(h) for h in (model.t2p_head, model.embed_head) if h is not None)}
+           if model.t2p_head is not None or model.embed_head is not None else {}),
+        **({"prompt_context": n(model.prompt_learner)} if model.prompt_learner is not None else {}),
         "total": n(model),
         "trainable": n(model, trainable_only=True),
         "text_features_buffer": model.text_features.numel(),

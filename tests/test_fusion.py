@@ -16,7 +16,8 @@ def test_shapes_and_gradients(name):
     f_T = torch.randn(K, D)  # a buffer in the model: no grad
     out = fu(f_I, f_T)
     assert tuple(out.shape) == (B, fu.out_channels, h, w)
-    assert fu.out_channels == (K if name == "lseg" else C)
+    expected = {"lseg": K, "pixel_text_alignment": C + K}.get(name, C)  # K maps, or f_I with K maps appended
+    assert fu.out_channels == expected
     out.square().sum().backward()
     assert f_I.grad is not None and f_T.grad is None
     for pname, p in fu.named_parameters():

@@ -76,7 +76,7 @@ def test_criterion_terms_and_weights():
     terms = crit(out, edges, torch.zeros(1, 2, 2, dtype=torch.bool))
     # side 1 (one channel, class-agnostic target): 1 pos * .75 + 3 neg * .25 = 1.5; side 2 = 2.5
     assert terms["loss_side"].item() == pytest.approx((1.5 + 2.5) * LOG2)
-    assert crit.weight_dict == {"loss_edge": 1.0, "loss_side": 0.5}
+    assert crit.weight_dict == {"loss_edge": 1.0, "loss_side": 0.5, "loss_t2p": 0.0, "loss_contrast": 0.0}
     total = sum(crit.weight_dict[k] * v for k, v in terms.items())
     assert total.item() == pytest.approx((2.5 + 0.5 * 4.0) * LOG2)
     for name in ("bce", "dff"):

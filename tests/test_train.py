@@ -1,0 +1,166 @@
+"""train.py and evaluate.py end to end on the synthetic dataset (CPU, no downloads).
+
+One short training run (tiny backbone, 64x64 crops, 3 epochs) is shared by the tests: its loss
+falls and its fast-metric F rises; resuming from its epoch-2 checkpoint repeats epoch 3 exactly;
+an interrupted checkpoint write leaves the previous file loadable; evaluate.py on its checkpoint
+writes the SEAL-layout PNGs, the results files and the picture; wrong inputs fail clearly.
+"""
+import json
+import os
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+import evaluate
+import train
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine, 2 spinning threads per process are many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def train_args(out, *extra):
+    return train.get_args_parser().parse_args(
+        ["--dataset", "synthetic", "--out", str(out), "--crop", "64", "--epochs", "3", "--train-limit", "96",
+         "--val-limit", "16", "--batch-size", "8", "--print-every", "1", "--seed", "0", *extra])
+
+
+def read_log(out):
+    with open(os.path.join(out, "log.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Train once; keep a copy of every epoch's last.pt as epoch<N>.pt."""
+    out = tmp_path_factory.mktemp("run")
+    original = train.save_checkpoint
+
+    def save_and_keep(checkpoint, path):
+        original(checkpoint, path)
+        if path.endswith("last.pt"):
+            shutil.copy(path, os.path.join(out, f"epoch{checkpoint['epoch']}.pt"))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train, "save_checkpoint", save_and_keep)
+        result = train.main(train_args(out))
+    return out, result
+
+
+def test_training_learns(run):
+    out, result = run
+    log = read_log(out)
+    losses = [r["loss"] for r in log if r["type"] == "train"]
+    assert len(losses) == 3 * 12  # 96 images / batch 8, every step logged
+    assert sum(losses[-6:]) / 6 < 0.8 * sum(losses[:6]) / 6, losses
+    f = [r["val_mean_F"] for r in log if r["type"] == "epoch"]
+    assert len(f) == 3 and f[-1] > f[0], f
+    assert result["best_score"] == max(f)
+
+
+def test_checkpoint_is_plain_and_complete(run):
+    out, _ = run
+    ckpt = torch.load(os.path.join(out, "last.pt"), map_location="cpu", weights_only=True)
+    for key in ("model", "optimizer", "scaler", "epoch", "step", "model_config", "args", "best_score", "rng"):
+        assert key in ckpt, key
+    assert ckpt["epoch"] == 3 and ckpt["step"] == 36
+    assert ckpt["model_config"]["backbone"] == "tiny" and ckpt["args"]["dataset"] == "synthetic"
+    assert "text_features" in ckpt["model"]  # evaluate.py needs no CLIP checkpoint
+    assert os.path.isfile(os.path.join(out, "best.pt"))
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_resume_continues_exactly(run, tmp_path):
+    out, _ = run
+    train.main(train_args(tmp_path, "--resume", os.path.join(out, "epoch2.pt")))
+    full = [r for r in read_log(out) if r["type"] == "train" and r["epoch"] == 3]
+    resumed = [r for r in read_log(tmp_path) if r["type"] == "train"]
+    assert [r["step"] for r in resumed] == [r["step"] for r in full]
+    assert resumed[0]["loss"] == pytest.approx(full[0]["loss"], rel=1e-5)
+    assert resumed[-1]["loss"] == pytest.approx(full[-1]["loss"], rel=1e-4)
+    a = torch.load(os.path.join(out, "last.pt"), weights_only=True)["model"]
+    b = torch.load(os.path.join(tmp_path, "last.pt"), weights_only=True)["model"]
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+
+
+def test_interrupted_write_keeps_previous_checkpoint(run, tmp_path, monkeypatch):
+    out, _ = run
+    path = str(tmp_path / "last.pt")
+    shutil.copy(os.path.join(out, "epoch1.pt"), path)
+
+    def crash(obj, f, *a, **k):  # half a file, then the process "dies"
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04 half written")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train.save_checkpoint({"epoch": 99}, path)
+    monkeypatch.undo()
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["epoch"] == 1
+    assert os.listdir(tmp_path) == ["last.pt"]
+
+
+def test_evaluate_writes_pngs_results_and_picture(run, tmp_path):
+    out, _ = run
+    args = evaluate.get_args_parser().parse_args(
+        ["--ckpt", os.path.join(out, "best.pt"), "--out", str(tmp_path), "--limit", "4", "--pictures", "3"])
+    summary = evaluate.main(args)
+    for k in range(1, 5):  # 4 synthetic classes, SEAL layout
+        png = tmp_path / "pred" / f"class_{k:03d}" / "synthetic_00000.png"
+        assert png.is_file()
+        assert Image.open(png).size == (128, 128) and Image.open(png).mode == "L"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert 0 <= results["mean_ODS"] <= 1 and results["images"] == 4
+    assert results["mean_ODS"] == pytest.approx(summary["mean_ODS"])
+    assert "ODS" in (tmp_path / "results.md").read_text()
+    picture = Image.open(tmp_path / "picture.png")
+    assert picture.width > 3 * 128 and picture.height > 3 * 128
+
+
+def test_missing_data_root_is_a_clear_error(tmp_path):
+    args = train.get_args_parser().parse_args(
+        ["--dataset", "sbd", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    with pytest.raises(FileNotFoundError, match="nowhere.*README"):
+        train.main(args)
+
+
+def test_wrong_checkpoints_are_clear_errors(run, tmp_path):
+    out, _ = run
+    bare = tmp_path / "resnet.pth"  # a bare state dict of some other network
+    torch.save({"conv1.weight": torch.zeros(8, 3, 3, 3)}, bare)
+    with pytest.raises(ValueError, match="not a checkpoint written by train.py"):
+        evaluate.load_model(str(bare))
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a checkpoint written by train.py"):
+        evaluate.load_model(str(text))
+    ckpt = torch.load(os.path.join(out, "best.pt"), weights_only=True)
+    ckpt["model_config"]["decoder"] = "casenet"  # the weights belong to another architecture
+    other = tmp_path / "other.pt"
+    torch.save(ckpt, other)
+    with pytest.raises(ValueError, match="another model"):
+        evaluate.load_model(str(other))
+    with pytest.raises(FileNotFoundError, match="not found"):
+        evaluate.load_model(str(tmp_path / "missing.pt"))
+
+
+def test_non_finite_loss_stops_the_run_and_names_the_terms(tmp_path, monkeypatch, capsys):
+    import losses
+
+    def nan_terms(self, outputs, edges, ignore=None):
+        return {"loss_edge": outputs["logits"].sum() * float("nan")}
+
+    monkeypatch.setattr(losses.EdgeCriterion, "forward", nan_terms)
+    with pytest.raises(FloatingPointError, match="loss_edge"):
+        train.main(train_args(tmp_path, "--epochs", "1"))
+    assert "non-finite loss" in capsys.readouterr().out
+    assert not os.path.exists(tmp_path / "last.pt")
