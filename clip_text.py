@@ -1,28 +1,14 @@
 """The frozen CLIP text side: BPE tokenizer, text transformer, OpenAI checkpoint, class-name embeddings.
 
-Paper Sec. 3.1.2: the class names of the dataset are embedded by the text encoder of
-CLIP ViT-B/32, kept frozen; its output f_T [K, D=512] is what the fusion F (Sec. 3.2) reads.
+Paper Sec. 3.1.2: the class names are embedded by the frozen text encoder of CLIP ViT-B/32; its output
+f_T [K, D=512] is what the fusion F (Sec. 3.2) reads. Rebuilt from openai/CLIP (clip/simple_tokenizer.py's
+byte-level BPE, clip.py's `tokenize` / `load` / `_download`, model.py's `encode_text`) with torch + ftfy + regex
+only: OpenAI's `ViT-B-32.pt` (TorchScript or state dict, SHA-256 checked) loads one-to-one by key name, the
+architecture inferred from shapes, and gives the same features up to float rounding (always fp32, as OpenAI's
+CPU path; `scaled_dot_product_attention(is_causal=True)`; batch-first; no compute after the last end token).
 
-This file rebuilds, with torch + ftfy + regex only, what OpenAI's own code does, so that
-OpenAI's `ViT-B-32.pt` loads one-to-one and gives the same features:
-- tokenizer: openai/CLIP clip/simple_tokenizer.py (byte-level BPE, `bpe_simple_vocab_16e6.txt.gz`,
-  shipped in assets/) and `tokenize()` of clip/clip.py (start 49406, end 49407, context 77);
-- text transformer: `CLIP.encode_text` of clip/model.py (pre-LN blocks, QuickGELU, causal mask,
-  final LayerNorm, pooling at the end token, `text_projection`), parameter names equal to
-  OpenAI's checkpoint keys; architecture inferred from tensor shapes as in `build_model`;
-- loading: `load()` / `_download()` of clip/clip.py (TorchScript archive or plain state dict,
-  SHA-256 in the URL, cache folder ~/.cache/clip).
-
-Differences from OpenAI, none of which changes a number beyond float rounding: the encoder
-always computes in fp32 (OpenAI's CPU path does the same: fp16 weights are upcast), attention is
-`F.scaled_dot_product_attention(is_causal=True)` instead of nn.MultiheadAttention with an additive
--inf mask, tensors are kept batch-first (K, L, W) instead of OpenAI's (L, K, W), and the padding after
-the last end token is not computed (the causal mask makes it irrelevant to the pooled feature).
-
-Prompt options (issue 7, ablations beyond the paper; `train.py --prompts`): PROMPT_TEMPLATES holds the fixed
-templates and a context prompt set; `encode_prompt_bank` gives one feature per (class, template);
-`TemplateSelector` picks a template per class from image evidence (CA-CL / MTA-CLIP); `PromptLearner` learns
-CoOp's context vectors through `TextEncoder.encode_from_embeddings`.
+Prompt options (issue 7, beyond the paper; `train.py --prompts`): PROMPT_TEMPLATES, `encode_prompt_bank`,
+`TemplateSelector` (a template per class from image evidence, CA-CL / MTA-CLIP), `PromptLearner` (CoOp).
 """
 import gzip
 import hashlib
@@ -46,14 +32,11 @@ SOT_TOKEN, EOT_TOKEN = 49406, 49407  # <|startoftext|>, <|endoftext|>
 CONTEXT_LENGTH = 77
 
 # OpenAI's public checkpoints (clip/clip.py `_MODELS`); the folder before the file name is its SHA-256.
-MODELS = {
-    "ViT-B/32": "https://openaipublic.azureedge.net/clip/models/"
-                "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
-}
+MODELS = {"ViT-B/32": "https://openaipublic.azureedge.net/clip/models/"
+                       "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt"}
 MODEL_ALIASES = {"ViT-B-32": "ViT-B/32"}
 CACHE_ENV = "CLIP_CACHE_DIR"  # overrides the default cache folder ~/.cache/clip
-# Keys of OpenAI's file that are not part of the text encoder: the image tower, CLIP's temperature,
-# and the int metadata kept in the TorchScript archive.
+# Keys of OpenAI's file outside the text encoder (besides visual.*): the temperature and int metadata.
 NON_TEXT_KEYS = ("input_resolution", "context_length", "vocab_size", "logit_scale")
 
 
@@ -61,11 +44,9 @@ NON_TEXT_KEYS = ("input_resolution", "context_length", "vocab_size", "logit_scal
 
 @lru_cache()
 def bytes_to_unicode():
-    """Map every byte 0..255 to a printable unicode character (OpenAI's table): the 188 printable latin-1
-    bytes map to themselves, the other 68 to chr(256 + n) in byte order. The dict's ORDER matters: it is
-    the order of the first 256 vocabulary entries (printable bytes first, then the others)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
-        + list(range(ord("®"), ord("ÿ") + 1))
+    """Byte 0..255 -> printable character (OpenAI's table): the 188 printable latin-1 bytes map to themselves,
+    the other 68 to chr(256 + n). The dict's ORDER is that of the first 256 vocabulary entries."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     others = [b for b in range(256) if b not in printable]
     table = {b: chr(b) for b in printable}
     table.update({b: chr(256 + n) for n, b in enumerate(others)})
@@ -74,16 +55,14 @@ def bytes_to_unicode():
 
 def clean_text(text):
     """OpenAI's normalisation: ftfy fix, HTML-unescape twice, collapse whitespace, lower-case."""
-    text = ftfy.fix_text(text)
-    text = html.unescape(html.unescape(text)).strip()
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
 class SimpleTokenizer:
     """CLIP's byte-level BPE: 256 byte symbols, 256 end-of-word symbols, 48894 merges, 2 specials."""
 
-    # the pre-tokenizer of clip/simple_tokenizer.py: specials, English clitics, letter runs,
-    # single digits, runs of other non-space characters
+    # OpenAI's pre-tokenizer: specials, English clitics, letter runs, single digits, other non-space runs
     PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
     def __init__(self, bpe_path=BPE_PATH):
@@ -95,8 +74,7 @@ class SimpleTokenizer:
         self.byte_encoder = bytes_to_unicode()
         self.byte_decoder = {c: b for b, c in self.byte_encoder.items()}
         vocab = list(self.byte_encoder.values())
-        vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m) for m in merges]
-        vocab += ["<|startoftext|>", "<|endoftext|>"]
+        vocab += [v + "</w>" for v in vocab] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
         self.encoder = {tok: i for i, tok in enumerate(vocab)}  # 49408 entries
         self.decoder = {i: tok for tok, i in self.encoder.items()}
         self.bpe_ranks = {m: i for i, m in enumerate(merges)}
@@ -109,8 +87,7 @@ class SimpleTokenizer:
             return self.cache[token]
         word = list(token[:-1]) + [token[-1] + "</w>"]
         while len(word) > 1:
-            pairs = set(zip(word[:-1], word[1:]))
-            best = min(pairs, key=lambda p: self.bpe_ranks.get(p, float("inf")))
+            best = min(set(zip(word[:-1], word[1:])), key=lambda p: self.bpe_ranks.get(p, float("inf")))
             if best not in self.bpe_ranks:
                 break
             merged, i = [], 0
@@ -135,8 +112,7 @@ class SimpleTokenizer:
 
     def decode(self, ids):
         """BPE ids -> text; every end-of-word becomes a space (as OpenAI's decode does)."""
-        text = "".join(self.decoder[int(i)] for i in ids)
-        data = bytearray(self.byte_decoder[c] for c in text)
+        data = bytearray(self.byte_decoder[c] for c in "".join(self.decoder[int(i)] for i in ids))
         return data.decode("utf-8", errors="replace").replace("</w>", " ")
 
 
@@ -147,9 +123,7 @@ def default_tokenizer():
 
 def tokenize(texts, context_length=CONTEXT_LENGTH, truncate=False):
     """str | list[str] -> LongTensor [N, context_length]: start, BPE ids, end, zero padding."""
-    if isinstance(texts, str):
-        texts = [texts]
-    tokenizer = default_tokenizer()
+    texts, tokenizer = [texts] if isinstance(texts, str) else texts, default_tokenizer()
     result = torch.zeros(len(texts), context_length, dtype=torch.long)  # [N, L]
     for i, text in enumerate(texts):
         ids = [SOT_TOKEN] + tokenizer.encode(text) + [EOT_TOKEN]
@@ -157,8 +131,7 @@ def tokenize(texts, context_length=CONTEXT_LENGTH, truncate=False):
             if not truncate:
                 raise RuntimeError(f"text {text[:60]!r}... is {len(ids)} tokens long (with start/end), more than "
                                    f"the context length {context_length}; shorten it or pass truncate=True")
-            ids = ids[:context_length]
-            ids[-1] = EOT_TOKEN  # the encoder pools at the end token, so it must survive the cut
+            ids = ids[:context_length - 1] + [EOT_TOKEN]  # the encoder pools at the end token: it must survive
         result[i, :len(ids)] = torch.tensor(ids)
     return result
 
@@ -197,8 +170,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # 3 x [K, L, W]
         q, k, v = (t.view(K, L, self.heads, W // self.heads).transpose(1, 2) for t in (q, k, v))  # [K, h, L, W/h]
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [K, h, L, W/h]; token i sees 0..i
-        y = y.transpose(1, 2).reshape(K, L, W)  # [K, L, W]
-        return self.out_proj(y)  # [K, L, W]
+        return self.out_proj(y.transpose(1, 2).reshape(K, L, W))  # [K, L, W]
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -208,17 +180,13 @@ class ResidualAttentionBlock(nn.Module):
         super().__init__()
         self.attn = CausalSelfAttention(width, heads)
         self.ln_1 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([
-            ("c_fc", nn.Linear(width, 4 * width)),
-            ("gelu", QuickGELU()),
-            ("c_proj", nn.Linear(4 * width, width)),
-        ]))
+        self.mlp = nn.Sequential(OrderedDict([("c_fc", nn.Linear(width, 4 * width)), ("gelu", QuickGELU()),
+                                              ("c_proj", nn.Linear(4 * width, width))]))
         self.ln_2 = nn.LayerNorm(width)
 
     def forward(self, x):
         x = x + self.attn(self.ln_1(x))  # [K, L, W]
-        x = x + self.mlp(self.ln_2(x))  # [K, L, W]
-        return x
+        return x + self.mlp(self.ln_2(x))  # [K, L, W]
 
 
 class Transformer(nn.Module):
@@ -246,34 +214,31 @@ class TextEncoder(nn.Module):
 
     def init_parameters(self, generator=None):
         """OpenAI's initialisation (clip/model.py `initialize_parameters`), for the random encoder."""
-        W, n = self.width, self.layers
-        nn.init.normal_(self.token_embedding.weight, std=0.02, generator=generator)
-        nn.init.normal_(self.positional_embedding, std=0.01, generator=generator)
+        W, n, g = self.width, self.layers, generator
+        nn.init.normal_(self.token_embedding.weight, std=0.02, generator=g)
+        nn.init.normal_(self.positional_embedding, std=0.01, generator=g)
         for block in self.transformer.resblocks:
-            nn.init.normal_(block.attn.in_proj_weight, std=W ** -0.5, generator=generator)
-            nn.init.normal_(block.attn.out_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=generator)
-            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * W) ** -0.5, generator=generator)
-            nn.init.normal_(block.mlp.c_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=generator)
+            nn.init.normal_(block.attn.in_proj_weight, std=W ** -0.5, generator=g)
+            nn.init.normal_(block.attn.out_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=g)
+            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * W) ** -0.5, generator=g)
+            nn.init.normal_(block.mlp.c_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=g)
             for bias in (block.attn.in_proj_bias, block.attn.out_proj.bias, block.mlp.c_fc.bias, block.mlp.c_proj.bias):
                 nn.init.zeros_(bias)
-        nn.init.normal_(self.text_projection, std=W ** -0.5, generator=generator)
+        nn.init.normal_(self.text_projection, std=W ** -0.5, generator=g)
 
     def encode_from_embeddings(self, x, eot_index):
         """Token embeddings x [K, L, W] (L <= context_length; positions are added here) and the index of
         each sequence's end token [K] -> features [K, D]. Learnable prompt context (CoOp) enters here."""
         K, L, W = x.shape
         x = x + self.positional_embedding[:L]  # [K, L, W]
-        x = self.transformer(x)  # [K, L, W]
-        x = self.ln_final(x)  # [K, L, W]
+        x = self.ln_final(self.transformer(x))  # [K, L, W]
         x = x[torch.arange(K, device=x.device), eot_index]  # [K, W]: the end token has seen the whole text
         return x @ self.text_projection  # [K, D]
 
     def forward(self, tokens):
         eot_index = tokens.argmax(dim=-1)  # [K]: the end token 49407 is the largest id
-        # attention is causal, so the padding after the last end token cannot change the result: drop it
-        tokens = tokens[:, :int(eot_index.max()) + 1]  # [K, L'] with L' <= L (about 8x faster for class names)
-        x = self.token_embedding(tokens)  # [K, L', W]
-        return self.encode_from_embeddings(x, eot_index)  # [K, D]
+        tokens = tokens[:, :int(eot_index.max()) + 1]  # [K, L' <= L]: causal, so the padding after is irrelevant
+        return self.encode_from_embeddings(self.token_embedding(tokens), eot_index)  # [K, L', W] -> [K, D]
 
 
 def infer_architecture(state_dict):
@@ -282,14 +247,11 @@ def infer_architecture(state_dict):
         if key not in state_dict:
             raise KeyError(f"CLIP state dict has no key {key!r}: is this an OpenAI CLIP checkpoint?")
     width = state_dict["ln_final.weight"].shape[0]
-    return dict(
-        embed_dim=state_dict["text_projection"].shape[1],
-        context_length=state_dict["positional_embedding"].shape[0],
-        vocab_size=state_dict["token_embedding.weight"].shape[0],
-        width=width,
-        heads=max(1, width // 64),  # not stored in the file; OpenAI's rule (64 channels per head)
-        layers=len({k.split(".")[2] for k in state_dict if k.startswith("transformer.resblocks.")}),
-    )
+    return dict(embed_dim=state_dict["text_projection"].shape[1],
+                context_length=state_dict["positional_embedding"].shape[0],
+                vocab_size=state_dict["token_embedding.weight"].shape[0], width=width,
+                heads=max(1, width // 64),  # not stored in the file; OpenAI's rule (64 channels per head)
+                layers=len({k.split(".")[2] for k in state_dict if k.startswith("transformer.resblocks.")}))
 
 
 def text_encoder_from_state_dict(state_dict, source="state dict"):
@@ -300,7 +262,8 @@ def text_encoder_from_state_dict(state_dict, source="state dict"):
     missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
     if missing or unexpected:
         raise RuntimeError(f"{source} does not match CLIP's text encoder: missing keys {missing}, unexpected keys "
-                           f"{unexpected}; pass OpenAI's ViT-B-32.pt (TorchScript or state dict) or a file with its key names")
+                           f"{unexpected}; pass OpenAI's ViT-B-32.pt (TorchScript or state dict) or a file with "
+                           "its key names")
     model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)  # fp16 weights -> fp32
     return model
 
@@ -324,8 +287,7 @@ def download(url, cache_dir=None):
     from tqdm import tqdm
     cache_dir = cache_dir or default_cache_dir()
     os.makedirs(cache_dir, exist_ok=True)
-    expected = url.split("/")[-2]
-    target = os.path.join(cache_dir, os.path.basename(url))
+    expected, target = url.split("/")[-2], os.path.join(cache_dir, os.path.basename(url))
     if os.path.exists(target) and not os.path.isfile(target):
         raise RuntimeError(f"{target} exists and is not a regular file; remove it")
     if os.path.isfile(target):
@@ -339,15 +301,12 @@ def download(url, cache_dir=None):
             with tqdm(total=int(size) if size else None, unit="iB", unit_scale=True, ncols=80,
                       desc=os.path.basename(url)) as bar:
                 for chunk in iter(lambda: source.read(1 << 16), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
+                    bar.update(out.write(chunk))
     except (urllib.error.URLError, OSError) as e:
         if os.path.exists(partial):
             os.remove(partial)
-        raise RuntimeError(
-            f"could not download the CLIP weights from {url} ({e}).\n"
-            f"Without network: download that file elsewhere and pass it with --clip-weights PATH "
-            f"(or put it at {target})") from e
+        raise RuntimeError(f"could not download the CLIP weights from {url} ({e}).\nWithout network: download that "
+                           f"file elsewhere and pass it with --clip-weights PATH (or put it at {target})") from e
     got = sha256_of(partial)
     if got != expected:
         os.remove(partial)
@@ -358,8 +317,7 @@ def download(url, cache_dir=None):
 
 
 def read_checkpoint(path):
-    """OpenAI's file is a TorchScript archive (torch.load(weights_only=True) refuses it); plain state dicts load
-    with weights_only=True. A TorchScript zip holds constants.pkl, which torch.save never writes."""
+    """OpenAI's TorchScript archive (a zip with constants.pkl, which torch.save never writes) or a state dict."""
     if zipfile.is_zipfile(path) and any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist()):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated but is OpenAI's format
@@ -384,18 +342,13 @@ def load_text_encoder(name_or_path="ViT-B/32", cache_dir=None):
     checkpoint (TorchScript archive or state dict), or "random" -> frozen fp32 TextEncoder in eval mode."""
     name = MODEL_ALIASES.get(name_or_path, name_or_path)
     if name == "random":
-        model = random_text_encoder()
-        source = "random weights"
+        model, source = random_text_encoder(), "random weights"
+    elif name in MODELS or os.path.isfile(name):
+        source = download(MODELS[name], cache_dir) if name in MODELS else name
+        model = text_encoder_from_state_dict(read_checkpoint(source), source=source)
     else:
-        if name in MODELS:
-            path = download(MODELS[name], cache_dir)
-        elif os.path.isfile(name):
-            path = name
-        else:
-            raise RuntimeError(f"CLIP model {name_or_path!r} not found: give one of {sorted(MODELS)}, 'random', "
-                               "or the path of a downloaded checkpoint (--clip-weights PATH)")
-        model = text_encoder_from_state_dict(read_checkpoint(path), source=path)
-        source = path
+        raise RuntimeError(f"CLIP model {name_or_path!r} not found: give one of {sorted(MODELS)}, 'random', "
+                           "or the path of a downloaded checkpoint (--clip-weights PATH)")
     model.eval().requires_grad_(False)  # frozen, as in the paper (Sec. 3.1.2)
     n = sum(p.numel() for p in model.parameters())
     print(f"clip_text: text encoder from {source}: width {model.width}, {model.layers} layers, {model.heads} heads, "
@@ -416,9 +369,8 @@ PROMPT_TEMPLATES = {
                  "a {} in a video game.", "art of the {}.", "a photo of the small {}."],
     # a context prompt set for edges (CA-CL's "context prompt set", MTA-CLIP's context-specific prompts), written
     # for boundaries: the set that `--prompts select` chooses from, one template per class (see TemplateSelector)
-    "context": ["{}", "a photo of a {}.", "the outline of a {}.", "the boundary of the {}.",
-                "the edges of a {}.", "a {} in a cluttered scene.", "a partly occluded {}.",
-                "a close-up photo of a {}."],
+    "context": ["{}", "a photo of a {}.", "the outline of a {}.", "the boundary of the {}.", "the edges of a {}.",
+                "a {} in a cluttered scene.", "a partly occluded {}.", "a close-up photo of a {}."],
 }
 
 
@@ -427,64 +379,49 @@ def readable_name(raw):
     return READABLE_NAMES.get(raw, raw.replace("_", " ").strip())
 
 
+def encode_prompts(encoder, names, templates, readable=True):
+    """Every class name (made readable unless readable=False) in every template -> raw features [K, T, D]."""
+    words = [readable_name(n) if readable else n for n in names]
+    tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # [K*T, L]
+    feats = encoder(tokens.to(encoder.text_projection.device)).float()  # [K*T, D]
+    return feats.view(len(words), len(templates), -1)  # [K, T, D]
+
+
 @torch.no_grad()
 def encode_class_names(encoder, names, templates=("{}",), normalize=True, readable=True):
     """Class names -> f_T [K, D], computed once per (names, templates, normalize) and cached on the encoder.
-
-    Names pass through readable_name() first ("diningtable" -> "dining table") unless readable=False.
-    Each name is put into every template; with normalize=True each prompt's feature is L2-normalised,
-    averaged over templates and renormalised (CLIP's zero-shot recipe, unit-norm rows); with normalize=False
-    the raw projected features are averaged. The paper (Sec. 3.1.2) feeds the class names to the frozen
-    encoder and says nothing of prompts or normalisation: we read it as the name alone (templates=("{}",))
-    and default to unit-norm features, the form CLIP was trained to compare and LSeg's choice.
-    """
+    normalize=True: per-prompt L2 normalisation, mean over templates, renormalised (CLIP's zero-shot recipe);
+    False: the mean of the raw features. The paper (Sec. 3.1.2) names neither prompts nor normalisation: we
+    read it as the name alone, unit-norm (the form CLIP and LSeg compare)."""
     names, templates = list(names), list(templates)
     if not names or not templates:
         raise ValueError(f"encode_class_names needs class names and templates, got {names} and {templates}")
     key = (tuple(names), tuple(templates), bool(normalize), bool(readable), str(encoder.text_projection.device))
     if key not in encoder.feature_cache:
-        words = [readable_name(n) if readable else n for n in names]
-        K, T = len(words), len(templates)
-        tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # [K*T, L]
-        feats = encoder(tokens.to(encoder.text_projection.device)).float()  # [K*T, D]
-        feats = feats.view(K, T, -1)  # [K, T, D]
-        if normalize:
-            feats = F.normalize(feats, dim=-1)  # [K, T, D]
-        feats = feats.mean(dim=1)  # [K, D]
-        if normalize:
-            feats = F.normalize(feats, dim=-1)  # [K, D]
-        encoder.feature_cache[key] = feats
+        feats = encode_prompts(encoder, names, templates, readable)  # [K, T, D]
+        feats = (F.normalize(feats, dim=-1) if normalize else feats).mean(dim=1)  # [K, D]
+        encoder.feature_cache[key] = F.normalize(feats, dim=-1) if normalize else feats  # [K, D]
     return encoder.feature_cache[key].clone()
 
 
-# ----------------------------------------------------------------- prompt sets, selection, learned context
-# Issue 7: prompt options from related CLIP papers. The paper itself feeds the bare class name ("name").
+# ------------------------------------------------- issue 7: prompt bank, selection, learned context (CoOp)
 
 @torch.no_grad()
 def encode_prompt_bank(encoder, names, templates, readable=True):
-    """Every class name in every template -> unit-norm features [K, T, D] (one row per template, not averaged).
-    The bank that TemplateSelector chooses from; its mean over T is the "ensemble" feature."""
-    words = [readable_name(n) if readable else n for n in names]
-    K, T = len(words), len(templates)
-    tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # [K*T, L]
-    feats = encoder(tokens.to(encoder.text_projection.device)).float()  # [K*T, D]
-    return F.normalize(feats.view(K, T, -1), dim=-1)  # [K, T, D]
+    """Unit-norm features [K, T, D], one per class and template: what TemplateSelector chooses from."""
+    return F.normalize(encode_prompts(encoder, names, templates, readable), dim=-1)  # [K, T, D]
 
 
 def select_templates(bank, class_embeddings):
-    """Per class k, the template t maximising cos(bank[k, t], class_embeddings[k]): bank [K, T, D],
-    class_embeddings [K, D] (pooled image features in the text space) -> LongTensor [K]."""
+    """bank [K, T, D], class_embeddings [K, D] -> per class the template t of largest cosine, LongTensor [K]."""
     sim = torch.einsum("ktd,kd->kt", F.normalize(bank, dim=-1), F.normalize(class_embeddings, dim=-1))  # [K, T]
     return sim.argmax(dim=1)  # [K]
 
 
 class TemplateSelector:
-    """Dynamic per-class prompt selection (CA-CL, 2025: a context prompt set with dynamic selection; MTA-CLIP, ECCV
-    2024: multiple context-specific prompts per class), adapted for edges: the image evidence for class k is the
-    model's pixel embedding [B, D, h, w] (its 1x1 projection of f_I into the text space, trained by loss_contrast)
-    averaged over the ground-truth EDGE pixels of k (instead of a mask or a CLIP image embedding), accumulated over
-    the steps since the last choice. `choose()` then picks, per class, the template nearest to that evidence.
-    Classes not seen since the last choice keep their template."""
+    """Dynamic per-class prompt selection (CA-CL 2025; MTA-CLIP, ECCV 2024), adapted for edges: class k's
+    evidence is the pixel embedding [B, D, h, w] (f_I in the text space, trained by loss_contrast) averaged over
+    k's ground-truth EDGE pixels since the last choice; `choose()` takes the nearest template (unseen: kept)."""
 
     def __init__(self, num_classes, dim):
         self.sums = torch.zeros(num_classes, dim)  # [K, D]
@@ -511,30 +448,22 @@ class TemplateSelector:
 
 
 class PromptLearner(nn.Module):
-    """Learnable prompt context, CoOp (Zhou et al., IJCV 2022, "Learning to Prompt for Vision-Language Models",
-    Sec. 3.2, unified context): the prompt of class k is t_k = [V]_1 ... [V]_M [CLASS_k] "." with M learnable
-    token embeddings [V]_m shared by all classes, fed through the FROZEN text transformer (encode_from_embeddings);
-    only the context [M, W] is trained. Adapted for edges: the gradient comes from the edge loss through the fusion
-    (and from loss_contrast / loss_t2p if on) instead of CoOp's image-text classification loss.
-
-    The text encoder is held but NOT registered as a submodule: its 63M frozen weights stay out of the model's
-    state dict and parameters (the model keeps the latest f_T as a buffer for evaluation); `_apply` moves it
-    with the module (.to / .cuda / .half). With encoder=None (a model rebuilt from a checkpoint for evaluation)
-    only the context parameter [M, width] exists, to receive the state dict."""
+    """Learnable prompt context, CoOp (Zhou et al., IJCV 2022, Sec. 3.2, unified context): class k's prompt is
+    t_k = [V]_1 ... [V]_M [CLASS_k] "." with M learned token embeddings shared by all classes, run through the
+    FROZEN text transformer; only the context [M, W] is trained, here by the edge loss through the fusion (and
+    loss_contrast / loss_t2p) instead of CoOp's classification loss. The encoder is held but NOT a submodule
+    (its 63M weights stay out of the state dict; `_apply` moves it); encoder=None (evaluation): only ctx."""
 
     def __init__(self, encoder, names, n_ctx=4, ctx_init=None, readable=True, width=512):
         super().__init__()
         object.__setattr__(self, "encoder", encoder)  # not a submodule, see the docstring
         self.n_ctx = n_ctx
-        if encoder is None:  # rebuilt from a checkpoint for evaluation: ctx comes from the state dict, f_T from
-            self.ctx = nn.Parameter(torch.zeros(n_ctx, width))  # the model's buffer; forward() is not available
+        if encoder is None:  # for evaluation: ctx from the state dict, f_T from the model's buffer, no forward()
+            self.ctx = nn.Parameter(torch.zeros(n_ctx, width))
             return
-        W = encoder.width
         words = [readable_name(n) if readable else n for n in names]
-        placeholder = " ".join(["X"] * n_ctx)
-        tokens = tokenize([f"{placeholder} {w}." for w in words], encoder.context_length)  # [K, 77]
-        x_id = tokenize("X")[0, 1]
-        if not (tokens[:, 1:1 + n_ctx] == x_id).all():
+        tokens = tokenize(["X " * n_ctx + f"{w}." for w in words], encoder.context_length)  # [K, 77]: "X" = V_m
+        if not (tokens[:, 1:1 + n_ctx] == tokenize("X")[0, 1]).all():
             raise RuntimeError("clip_text.PromptLearner: the placeholders did not tokenize to one token each")
         eot_index = tokens.argmax(dim=-1)  # [K]
         L = int(eot_index.max()) + 1  # the causal mask makes the padding after the last end token irrelevant
@@ -552,7 +481,7 @@ class PromptLearner(nn.Module):
             with torch.no_grad():
                 ctx = encoder.token_embedding(init_tokens[1:1 + n_ctx].to(device))  # [M, W]
         else:
-            ctx = torch.randn(n_ctx, W) * 0.02  # CoOp's random initialisation, N(0, 0.02^2)
+            ctx = torch.randn(n_ctx, encoder.width) * 0.02  # CoOp's random initialisation, N(0, 0.02^2)
         self.ctx = nn.Parameter(ctx.float().clone())  # [M, W], the only trained tensor
 
     def _apply(self, fn, recurse=True):
@@ -565,8 +494,7 @@ class PromptLearner(nn.Module):
         if self.encoder is None:
             raise RuntimeError("clip_text.PromptLearner was rebuilt without the CLIP text encoder (evaluation): use "
                                "the model's text_features buffer, or build the model with --clip-weights to train")
-        K = self.token_prefix.shape[0]
-        ctx = self.ctx.unsqueeze(0).expand(K, -1, -1)  # [K, M, W]
+        ctx = self.ctx.unsqueeze(0).expand(self.token_prefix.shape[0], -1, -1)  # [K, M, W]
         x = torch.cat([self.token_prefix, ctx, self.token_suffix], dim=1)  # [K, L, W]: SOT, V_1..V_M, name, ., EOT
         f_T = self.encoder.encode_from_embeddings(x, self.eot_index)  # [K, D], gradient flows to ctx only
         return F.normalize(f_T.float(), dim=-1)  # [K, D], unit length like encode_class_names

@@ -236,7 +236,8 @@ def main(args):
         save_pngs(probs8, png_dir, sample["name"])
         pred = probs8.astype(np.float32) / 255
         gt = test_set.eval_gt(i, protocol.mode)       # [K,h,w] bool at the protocol's resolution
-        bench.update(pred, gt, name=sample["name"])
+        seg = test_set.eval_seg(i) if protocol.kill_internal else None  # GT class map, sbd-original only
+        bench.update(pred, gt, name=sample["name"], seg=seg)
         if len(rows) < args.pictures:
             image = (sample["image"].permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
             rows.append((sample["name"], image, sample["edges"].numpy(), pred))

@@ -134,8 +134,8 @@ def mask_text_contrast(pixel_embeddings, text_features, edges, ignore=None, temp
     weight = weight * valid  # (B, K, h, w)
     mass = weight.sum(dim=(2, 3))  # (B, K)
     present = mass > 0  # (B, K)
-    if not present.any():
-        return (pixel_embeddings * 0.0).sum()  # no class in the batch: zero, but still part of the graph
+    if not present.any():  # no class in the batch: a zero that keeps both inputs (and so the learned context) in
+        return (pixel_embeddings * 0.0).sum() + (text_features * 0.0).sum()  # the graph, as DDP requires
     anchors = torch.einsum("bkhw,bdhw->bkd", weight, pixel_embeddings.float()) / mass.clamp(min=1e-6)[..., None]
     anchors = F.normalize(anchors[present], dim=-1)  # (P, D), P present (image, class) pairs
     t = F.normalize(text_features.float(), dim=-1)  # (K, D)

@@ -575,31 +575,64 @@ def _to_numpy(x):
 
 def evaluate_folder(pred_dir, gt_dir, num_classes, preset="sbd", class_names=None, names=None,
                     seg_dir=None, workers=0):
-    """Evaluate SEAL-layout prediction PNGs `pred_dir/class_%03d/<name>.png` (0..255 ->
-    0..1) against GT PNGs in the same layout under `gt_dir` (nonzero = edge). `seg_dir`
-    holds `<name>.png` class maps for `sbd-original`. names default to the PNG stems of
+    """Evaluate SEAL-layout prediction PNGs `pred_dir/class_%03d/<name>.png` (0..255 -> 0..1) against GT
+    in `gt_dir`: binary PNGs in the same layout (nonzero = edge; used when `gt_dir/class_001` exists),
+    else one packed label `<name>.png|.bin` per image (datasets.py's format, as `datasets.py prepare-*`
+    writes in <root>/gt_eval/{thin,raw}_{inst,cls}; ignore bit unused) at the prediction's size or the
+    preset's GT resolution (prepared Cityscapes GT is at half). `seg_dir`: `<name>.png` class maps for
+    `sbd-original` (packed GT: default <gt_dir>/../seg). names default to the PNG stems of
     pred_dir/class_001. Returns EdgeBenchmark.compute()'s dict (and prints the table)."""
     import os
     from PIL import Image
     from tqdm import tqdm
+    protocol, K = get_protocol(preset), num_classes
+    fix = "see the README 'Evaluate' section; `python datasets.py prepare-sbd|prepare-cityscapes` writes GT"
+
+    def need(path, what):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"metrics.py: missing {what} {path} ({fix})")
+        return path
+
     first = os.path.join(pred_dir, "class_001")
     if names is None:
         if not os.path.isdir(first):
             raise FileNotFoundError(f"metrics.py: {first} not found; predictions must be laid out as "
                                     "pred_dir/class_%03d/<name>.png (SEAL), see the README 'Evaluate' section")
         names = sorted(f[:-4] for f in os.listdir(first) if f.endswith(".png"))
+    per_class = os.path.isdir(os.path.join(gt_dir, "class_001"))
+    if protocol.kill_internal and seg_dir is None and not per_class:
+        seg_dir = os.path.join(os.path.dirname(os.path.normpath(gt_dir)), "seg")
 
     def load(root, k, name):
-        path = os.path.join(root, f"class_{k + 1:03d}", name + ".png")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"metrics.py: missing {path}")
-        return np.asarray(Image.open(path))
+        return np.asarray(Image.open(need(os.path.join(root, f"class_{k + 1:03d}", name + ".png"), "class map")))
 
-    bench = EdgeBenchmark(num_classes, preset, class_names, workers)
+    def load_packed(name, H, W):
+        from datasets import IGNORE_BIT, read_label, unpack_edges  # here: datasets.py imports metrics.thin
+        s = protocol.gt_scale
+        sizes = [(H, W), (int(H * s + 0.5), int(W * s + 0.5)), (int(H * s), int(W * s))]
+        base = os.path.join(gt_dir, name)
+        path = base + ".png" if os.path.isfile(base + ".png") else need(base + ".bin", f"GT {base}.png or")
+        if path.endswith(".png"):
+            with Image.open(path) as im:
+                size = im.size[::-1]
+        else:
+            size = next((hw for hw in sizes if hw[0] * hw[1] * 4 == os.path.getsize(path)), None)
+        if size not in sizes:
+            raise ValueError(f"metrics.py: GT {path} is {size[::-1] if size else 'ill-sized'}, expected the "
+                             f"prediction's (W, H) {(W, H)} or the {protocol.name} GT size {sizes[1][::-1]} "
+                             f"(predict at full image size; {fix})")
+        bits = read_label(path, *size) & ~IGNORE_BIT
+        if (bits >> np.uint32(K)).any():
+            raise ValueError(f"metrics.py: GT {path} has edges of classes above {K}: pass the right classes")
+        return unpack_edges(bits, K)[0].astype(bool)
+
+    bench = EdgeBenchmark(K, protocol, class_names, workers)
     for name in tqdm(names, desc="ODS benchmark"):
-        pred = np.stack([load(pred_dir, k, name) for k in range(num_classes)]).astype(np.float64) / 255.0
-        gt = np.stack([load(gt_dir, k, name) > 0 for k in range(num_classes)])
-        seg = None if seg_dir is None else np.asarray(Image.open(os.path.join(seg_dir, name + ".png")))
+        pred = np.stack([load(pred_dir, k, name) for k in range(K)]).astype(np.float64) / 255.0
+        gt = np.stack([load(gt_dir, k, name) > 0 for k in range(K)]) if per_class else \
+            load_packed(name, *pred.shape[1:])
+        seg = None if seg_dir is None else \
+            np.asarray(Image.open(need(os.path.join(seg_dir, name + ".png"), "GT class map (sbd-original)")))
         bench.update(pred, gt, name=name, seg=seg)
     result = bench.compute()
     print(bench.format_table(result))
@@ -695,3 +728,37 @@ class ApproxEdgeF:
 
     def reset(self):
         self.counts = None
+
+# ----------------------------------------------------------------------------- command line
+
+
+def main(argv=None):
+    """`python metrics.py --pred DIR --gt DIR --preset sbd`: score a folder of SEAL-layout PNGs."""
+    import argparse
+    import json
+    p = argparse.ArgumentParser(description="Exact ODS / OIS / AP table of a folder of SEAL-layout predictions.")
+    p.add_argument("--pred", required=True, help="predictions: class_%%03d/<name>.png, 8-bit probabilities")
+    p.add_argument("--gt", required=True, help="GT: <root>/gt_eval/thin_inst (packed <name>.png|.bin from "
+                   "`python datasets.py prepare-*`) or binary class_%%03d/<name>.png")
+    p.add_argument("--preset", default="sbd", choices=list(PRESETS), help="protocol (README 'Evaluate')")
+    p.add_argument("--classes", default=None, help="sbd, cityscapes or a number N; default: the preset's dataset")
+    p.add_argument("--seg", default=None, help="sbd-original: <name>.png GT class maps (default <gt>/../seg)")
+    p.add_argument("--workers", type=int, default=0, help="benchmark processes (0: this one)")
+    p.add_argument("--out", default=None, help="also write the result (PR curves included) as JSON here")
+    args = p.parse_args(argv)
+    import datasets  # the class names live there
+    classes = args.classes or ("cityscapes" if args.preset == "cityscapes" else "sbd")
+    names = {"sbd": datasets.SBD_CLASSES, "cityscapes": datasets.CITYSCAPES_CLASSES}.get(classes)
+    if names is None and not (classes.isdigit() and 0 < int(classes) < 32):
+        p.error(f"--classes must be sbd, cityscapes or a number 1..31, got {classes!r}")
+    names = names or [str(k + 1) for k in range(int(classes))]
+    result = evaluate_folder(args.pred, args.gt, len(names), args.preset, names, seg_dir=args.seg,
+                             workers=args.workers)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()

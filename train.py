@@ -189,6 +189,15 @@ def set_rng_state(state):
     random.setstate((version, tuple(internal), gauss_next))
 
 
+def process_state(selector):
+    """What a resumed run needs from each process besides the model: its RNG states and, for --prompts select,
+    the template-selection evidence it gathered since the last choice (each DDP rank sees its own batches)."""
+    state = {"rng": rng_state()}
+    if selector is not None:
+        state["selector"] = {"sums": selector.sums.cpu().clone(), "counts": selector.counts.cpu().clone()}
+    return state
+
+
 def save_checkpoint(checkpoint, path):
     """Write atomically: a temporary file in the same folder, then os.replace.
 
@@ -372,9 +381,11 @@ def main(args):
         print("WARNING: --prompts select compares templates with pixel embeddings that only loss_contrast trains; "
               "with --contrast-weight 0 the choice rests on an untrained projection. Add --contrast-weight 0.1.",
               flush=True)
-    if args.prompts == "learned" and args.fusion == "none" and args.t2p_weight == 0 and args.contrast_weight == 0:
+    context_unused = (args.prompts == "learned" and args.fusion == "none" and args.t2p_weight == 0
+                      and args.contrast_weight == 0)
+    if context_unused:
         print("WARNING: --prompts learned with --fusion none and no alignment loss: nothing reads the text, so the "
-              "context vectors get no gradient.", flush=True)
+              "context vectors are frozen (they would get no gradient).", flush=True)
     if not args.pretrained:
         print("WARNING: the image encoder starts from RANDOM weights (no ImageNet pre-training): "
               "numbers from this run are not comparable with the paper.", flush=True)
@@ -400,10 +411,14 @@ def main(args):
         dist.barrier()  # the other ranks waited: rank 0 fetched the weights into the cache first
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    if context_unused:  # also keeps it out of DDP, which raises on a trainable parameter that gets no gradient
+        model.prompt_learner.requires_grad_(False)
     if is_main:
         print("parameters: " + ", ".join(f"{k} {v:,}" for k, v in edge_model.count_parameters(model).items()))
     model_without_ddp = model
-    if world > 1:
+    if world > 1:  # no find_unused_parameters needed: every trainable parameter is in every step's loss graph
+        # (the t2p / embedding heads exist only when their loss weight > 0 or --prompts select reads them; a
+        # zero-weighted term still counts; the context that nothing reads is frozen above)
         model = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
 
     # loss and optimizer (the frozen text encoder has no trainable parameters)
@@ -423,8 +438,10 @@ def main(args):
         scaler.load_state_dict(ckpt["scaler"])
         start_epoch, step, best_score = ckpt["epoch"], ckpt["step"], ckpt["best_score"]
         set_rng_state(ckpt["rng"][min(rank, len(ckpt["rng"]) - 1)])
-        if selector is not None:
-            selector.sums, selector.counts = ckpt["selector"]["sums"], ckpt["selector"]["counts"]
+        if selector is not None:  # this rank's evidence since the last template choice (older files: rank 0's)
+            saved = ckpt["selector"] if isinstance(ckpt["selector"], list) else [ckpt["selector"]]
+            saved = saved[min(rank, len(saved) - 1)]
+            selector.sums, selector.counts = saved["sums"], saved["counts"]
         if is_main:
             print(f"resumed from {args.resume}: epoch {start_epoch}, step {step}, best {best_score:.4f}")
 
@@ -450,16 +467,16 @@ def main(args):
         if is_main:
             improved = score is not None and score > best_score
             best_score = score if improved else best_score
-            rng = [rng_state()]
-            if world > 1:  # every rank's RNG, so that a resumed DDP run continues exactly
-                rng = [None] * world
-                dist.all_gather_object(rng, rng_state())
+            states = [process_state(selector)]
+            if world > 1:  # every rank's state, so that a resumed DDP run continues exactly
+                states = [None] * world
+                dist.all_gather_object(states, process_state(selector))
             checkpoint = {"model": model_without_ddp.state_dict(), "optimizer": optimizer.state_dict(),
                           "scaler": scaler.state_dict(), "epoch": epoch + 1, "step": step,
                           "model_config": asdict(cfg), "args": vars(args), "best_score": best_score,
-                          "score": score, "rng": rng}
-            if selector is not None:  # evidence gathered since the last template choice
-                checkpoint["selector"] = {"sums": selector.sums.clone(), "counts": selector.counts.clone()}
+                          "score": score, "rng": [s["rng"] for s in states]}
+            if selector is not None:  # per rank: the evidence gathered since the last template choice
+                checkpoint["selector"] = [s["selector"] for s in states]
             save_checkpoint(checkpoint, os.path.join(args.out, "last.pt"))
             if improved:
                 save_checkpoint(checkpoint, os.path.join(args.out, "best.pt"))
@@ -469,7 +486,7 @@ def main(args):
             print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                            for k, v in record.items() if k != "type"), flush=True)
         elif world > 1:
-            dist.all_gather_object([None] * world, rng_state())
+            dist.all_gather_object([None] * world, process_state(selector))
         if world > 1:
             dist.barrier()
 

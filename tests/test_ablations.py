@@ -221,3 +221,22 @@ def test_selected_prompts_switch_the_text_features(clip_path):
     torch.testing.assert_close(out["contrast_text_features"], F.normalize(model.prompt_bank.mean(1), dim=-1))
     rebuilt = M.load_model(asdict(cfg), model.state_dict())
     assert rebuilt.prompt_choice.tolist() == [2, 0, 5]
+
+
+@pytest.mark.parametrize("overrides, weights", [
+    (dict(t2p_head=True, embed_head=True), dict(t2p_weight=1.0, contrast_weight=0.1)),
+    (dict(prompt_mode="select", prompt_templates="context", embed_head=True), dict(contrast_weight=0.0)),
+    (dict(prompt_mode="learned", prompt_context=2, fusion="none", embed_head=True), dict(contrast_weight=0.1)),
+], ids=["t2p+contrast", "select-no-contrast", "learned-none-contrast"])
+@pytest.mark.parametrize("with_edges", [True, False], ids=["edges", "no-edges"])
+def test_every_trainable_parameter_is_in_the_loss_graph(overrides, weights, with_edges, clip_path):
+    """What DistributedDataParallel (without find_unused_parameters) needs: every parameter that requires a
+    gradient gets one from the weighted loss, in every step, even a batch with no edges at all."""
+    torch.manual_seed(0)
+    model = M.build_model(tiny_cfg(clip_weights=clip_path, **overrides)).train()
+    criterion = losses.EdgeCriterion(loss="bce", **weights)
+    edges = constructed_case()[1] if with_edges else torch.zeros(2, K, 64, 96)
+    terms = criterion(model(torch.rand(2, 3, 64, 96)), edges)
+    sum(criterion.weight_dict[k] * v for k, v in terms.items()).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing

@@ -228,3 +228,103 @@ def test_approx_edge_f():
     none = metrics.ApproxEdgeF(3)
     none.update(pred, gt, ignore)
     assert none.counts.sum() == 0
+
+
+# ----------------------------------------------------------------------------- folders and command line
+
+def write_class_pngs(out_dir, maps8, name):
+    """uint8 [K,H,W] -> out_dir/class_%03d/<name>.png: the SEAL layout of evaluate.save_pngs (written here
+    because importing evaluate.py pulls in the whole model)."""
+    from PIL import Image
+    for k, m in enumerate(maps8):
+        path = out_dir / f"class_{k + 1:03d}" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(m).save(path)
+
+
+@pytest.mark.parametrize("preset", ["sbd", "cityscapes"])
+@pytest.mark.parametrize("layout", ["class", "png", "bin"])
+def test_evaluate_folder_equals_benchmark(tmp_path, preset, layout):
+    """Both GT layouts (per-class PNGs, packed .png/.bin) give exactly the numbers of EdgeBenchmark.update;
+    for Cityscapes the GT is at half resolution, as the prepared gt_eval."""
+    import datasets
+    rng = np.random.default_rng(5)
+    K, H, W = 3, 24, 32
+    h, w = int(H * metrics.PRESETS[preset].gt_scale), int(W * metrics.PRESETS[preset].gt_scale)
+    bench = EdgeBenchmark(K, preset)
+    for i in range(3):
+        p = ndi.gaussian_filter(rng.random((K, H, W)), (0, 1.5, 1.5))
+        p8 = np.round(255 * (p - p.min()) / (p.max() - p.min())).astype(np.uint8)
+        region = ndi.gaussian_filter(rng.random((K, h, w)), (0, 2, 2)) > 0.5
+        gt = region ^ np.stack([ndi.binary_erosion(r) for r in region])  # inner boundaries
+        gt[2] = gt[2] & (i == 0)  # class 3 appears in the first image only
+        write_class_pngs(tmp_path / "pred", p8, f"im{i}")
+        if layout == "class":
+            write_class_pngs(tmp_path / "gt", gt.astype(np.uint8) * 255, f"im{i}")
+        else:
+            (tmp_path / "gt").mkdir(exist_ok=True)
+            datasets.write_label(str(tmp_path / "gt" / f"im{i}.{layout}"), datasets.pack_edges(gt))
+        bench.update(p8.astype(np.float64) / 255.0, gt, name=f"im{i}")
+    result = metrics.evaluate_folder(tmp_path / "pred", tmp_path / "gt", K, preset)
+    expected = bench.compute()
+    assert result == expected and 0 < result["mean_ODS"] < 1 and result["num_images"] == 3
+
+
+def test_evaluate_folder_on_prepared_sbd(tmp_path):
+    """prepare-sbd's gt_eval/thin_inst, predictions equal to that GT: the folder, EdgeBenchmark fed
+    SBDEdges.eval_gt and the command line agree, and ODS is what the protocol implies."""
+    pytest.importorskip("scipy")
+    import json
+
+    import datasets
+    from test_datasets import _write_sbd
+    train, test = ["2008_000001", "2008_000002"], ["2008_000004", "2008_000005"]
+    src, _ = _write_sbd(tmp_path, train + test, np.random.default_rng(2), H=32, W=40)
+    (src / "dataset" / "train.txt").write_text("\n".join(train) + "\n")
+    (src / "dataset" / "val.txt").write_text("\n".join(test) + "\n")
+    root = tmp_path / "sbd"
+    datasets.prepare_sbd(str(src), str(root), num_val=1)
+    ds = datasets.SBDEdges(str(root), "test")
+    bench, orig = EdgeBenchmark(20, "sbd"), EdgeBenchmark(20, "sbd-original")
+    kept, total = np.zeros(20), np.zeros(20)
+    for i, name in enumerate(ds.names):
+        gt = ds.eval_gt(i, "thin")  # (20, 32, 40) bool
+        write_class_pngs(tmp_path / "pred", gt.astype(np.uint8) * 255, name)
+        bench.update(gt.astype(np.float64), gt, name=name)
+        orig.update(gt.astype(np.float64), gt, name=name, seg=ds.eval_seg(i))
+        crop = gt[:, 5:-5, 5:-5]  # the sbd preset's 5-pixel margin
+        kept += [thin(c).sum() for c in crop]
+        total += crop.sum(axis=(1, 2))
+    gt_dir = root / "gt_eval" / "thin_inst"
+    result = metrics.evaluate_folder(tmp_path / "pred", gt_dir, 20, "sbd")
+    assert result == bench.compute()
+    # binary prediction = GT: every threshold gives thin(GT), each pixel matched to itself (tolerance < 1 px),
+    # so P = 1 and R = |thin(GT)| / |GT|: ODS = 1 for any class whose random boundaries thinning leaves alone
+    R = kept / np.maximum(total, 1)
+    assert total.all() and [c["ODS"] for c in result["classes"].values()] == pytest.approx(2 * R / (1 + R))
+    assert result["mean_ODS"] > 0.9
+    assert metrics.evaluate_folder(tmp_path / "pred", gt_dir, 20, "sbd-original") == orig.compute()  # gt_eval/seg
+    out = tmp_path / "results.json"
+    cli = metrics.main(["--pred", str(tmp_path / "pred"), "--gt", str(gt_dir), "--preset", "sbd", "--out", str(out)])
+    assert json.loads(out.read_text())["mean_ODS"] == cli["mean_ODS"] == result["mean_ODS"]
+    assert list(cli["classes"]) == datasets.SBD_CLASSES
+
+
+def test_evaluate_folder_missing_or_ill_sized_gt(tmp_path):
+    import datasets
+    gt = np.zeros((2, 12, 16), bool)
+    gt[0, 6, 2:14] = gt[1, 3, 2:8] = True
+    for name in ("a", "b"):
+        write_class_pngs(tmp_path / "pred", gt.astype(np.uint8) * 255, name)
+    (tmp_path / "gt").mkdir()
+    datasets.write_label(str(tmp_path / "gt" / "a.png"), datasets.pack_edges(gt))
+    with pytest.raises(FileNotFoundError, match=r"b\.png.*prepare-sbd"):
+        metrics.evaluate_folder(tmp_path / "pred", tmp_path / "gt", 2, "sbd")
+    datasets.write_label(str(tmp_path / "gt" / "b.png"), datasets.pack_edges(gt[:, :10]))
+    with pytest.raises(ValueError, match=r"b\.png is \(16, 10\)"):
+        metrics.evaluate_folder(tmp_path / "pred", tmp_path / "gt", 2, "sbd")
+    with pytest.raises(ValueError, match="classes above 1"):
+        metrics.evaluate_folder(tmp_path / "pred", tmp_path / "gt", 1, "sbd", names=["a"])
+    write_class_pngs(tmp_path / "gt_cls", gt.astype(np.uint8) * 255, "a")
+    with pytest.raises(FileNotFoundError, match=r"class_001[/\\]b\.png"):
+        metrics.evaluate_folder(tmp_path / "pred", tmp_path / "gt_cls", 2, "sbd")

@@ -37,10 +37,8 @@ def read_log(out):
         return [json.loads(line) for line in f]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Train once; keep a copy of every epoch's last.pt as epoch<N>.pt."""
-    out = tmp_path_factory.mktemp("run")
+def train_keeping_epochs(out, *extra):
+    """Train; keep a copy of every epoch's last.pt as epoch<N>.pt."""
     original = train.save_checkpoint
 
     def save_and_keep(checkpoint, path):
@@ -50,8 +48,14 @@ def run(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train, "save_checkpoint", save_and_keep)
-        result = train.main(train_args(out))
-    return out, result
+        return train.main(train_args(out, *extra))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The shared run: 3 epochs of 12 steps."""
+    out = tmp_path_factory.mktemp("run")
+    return out, train_keeping_epochs(out)
 
 
 def test_training_learns(run):
@@ -90,6 +94,34 @@ def test_resume_continues_exactly(run, tmp_path):
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
 
 
+@pytest.mark.parametrize("prompts", [
+    # CoOp: the learned context, its Adam state and the text_features buffer must all come back
+    ["--prompts", "learned", "--prompt-context", "2"],
+    # CA-CL: a choice at steps 3 and 6, so the evidence of step 4 (epoch 1) must survive in the checkpoint
+    ["--prompts", "select", "--select-every", "3", "--contrast-weight", "0.1"],
+], ids=["learned", "select"])
+def test_resume_continues_exactly_with_issue7_prompts(prompts, tmp_path):
+    """Interrupted after epoch 1 of 2 (4 steps each) and resumed == uninterrupted; the random CLIP (ViT-B/32
+    shaped) is fast enough here: the learned context runs it every step."""
+    extra = ["--epochs", "2", "--train-limit", "32", "--val-limit", "8", *prompts]
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    train_keeping_epochs(full, *extra)
+    train.main(train_args(resumed, *extra, "--resume", str(full / "epoch1.pt")))
+    a = [r for r in read_log(full) if r["type"] in ("train", "prompts") and r["epoch"] == 2]
+    b = [r for r in read_log(resumed) if r["type"] in ("train", "prompts")]
+    assert [(r["type"], r["step"]) for r in b] == [(r["type"], r["step"]) for r in a]
+    assert b[0]["loss"] == pytest.approx(a[0]["loss"], rel=1e-5)  # the next step after the interruption
+    assert [r.get("templates") for r in b] == [r.get("templates") for r in a]  # the same templates chosen
+    a = torch.load(full / "last.pt", weights_only=True)
+    b = torch.load(resumed / "last.pt", weights_only=True)
+    key = {"learned": "prompt_learner.ctx", "select": "prompt_choice"}[prompts[1]]
+    assert key in a["model"] and set(a["model"]) == set(b["model"])
+    for k in a["model"]:  # every weight and buffer: ctx, text_features, prompt_bank, prompt_choice, ...
+        torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-4, atol=1e-5, msg=k)
+    if "selector" in a:  # the evidence gathered since the last choice
+        torch.testing.assert_close(b["selector"], a["selector"], rtol=1e-4, atol=1e-5)
+
+
 def test_interrupted_write_keeps_previous_checkpoint(run, tmp_path, monkeypatch):
     out, _ = run
     path = str(tmp_path / "last.pt")
@@ -124,6 +156,21 @@ def test_evaluate_writes_pngs_results_and_picture(run, tmp_path):
     assert "ODS" in (tmp_path / "results.md").read_text()
     picture = Image.open(tmp_path / "picture.png")
     assert picture.width > 3 * 128 and picture.height > 3 * 128
+
+
+def test_evaluate_sbd_original_protocol_uses_the_class_maps(run, tmp_path):
+    # sbd-original skips images without the class and drops predictions inside the GT segment that are far from
+    # its edges: both only remove false positives, so with the same predictions its ODS is never below `sbd`'s.
+    out, _ = run
+    summaries = {}
+    for preset in ("sbd", "sbd-original"):
+        args = evaluate.get_args_parser().parse_args(
+            ["--ckpt", os.path.join(out, "best.pt"), "--out", str(tmp_path / preset), "--limit", "4",
+             "--pictures", "0", "--preset", preset])
+        summaries[preset] = evaluate.main(args)
+    results = json.loads((tmp_path / "sbd-original" / "results.json").read_text())
+    assert results["preset"] == "sbd-original"
+    assert summaries["sbd-original"]["mean_ODS"] >= summaries["sbd"]["mean_ODS"] - 1e-9
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path):
