@@ -555,12 +555,13 @@ class EdgeBenchmark:
     def format_table(self, result=None):
         """A Table-5/6-like table: one column per class and the mean, rows ODS / OIS / AP (x100)."""
         res = self.compute() if result is None else result
-        names = [n[:7] for n in self.class_names] + ["mean"]
+        names = list(self.class_names) + ["mean"]
+        widths = [max(5, len(n)) for n in names]  # full class names, never cut
         lines = [f"protocol {res['protocol_text']}; {res['num_images']} images",
-                 "metric " + " ".join(f"{n:>7}" for n in names)]
+                 "metric " + " ".join(f"{n:>{w}}" for n, w in zip(names, widths))]
         for m in ("ODS", "OIS", "AP"):
             vals = [c[m] for c in res["classes"].values()] + [res[f"mean_{m}"]]
-            lines.append(f"{m:<6} " + " ".join(f"{100 * v:7.1f}" for v in vals))
+            lines.append(f"{m:<6} " + " ".join(f"{100 * v:{w}.1f}" for v, w in zip(vals, widths)))
         return "\n".join(lines)
 
     def __str__(self):
