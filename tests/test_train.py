@@ -211,3 +211,32 @@ def test_non_finite_loss_stops_the_run_and_names_the_terms(tmp_path, monkeypatch
         train.main(train_args(tmp_path, "--epochs", "1"))
     assert "non-finite loss" in capsys.readouterr().out
     assert not os.path.exists(tmp_path / "last.pt")
+
+
+def test_sbd_layout_end_to_end(tmp_path):
+    """The real path: SBD's release format -> prepare-sbd -> train.py --dataset sbd -> evaluate.py (sbd protocol)."""
+    pytest.importorskip("scipy")
+    import numpy as np
+
+    import datasets
+    from test_datasets import _write_sbd
+    names = [f"2008_{i:06d}" for i in range(6)]
+    src, _ = _write_sbd(tmp_path, names, np.random.default_rng(0), H=40, W=48)
+    (src / "dataset" / "train.txt").write_text("\n".join(names[:4]) + "\n")
+    (src / "dataset" / "val.txt").write_text("\n".join(names[4:]) + "\n")
+    root, out = tmp_path / "sbd", tmp_path / "run"
+    datasets.prepare_sbd(str(src), str(root), num_val=1)
+    args = train.get_args_parser().parse_args(
+        ["--dataset", "sbd", "--data-root", str(root), "--backbone", "tiny", "--no-pretrained",
+         "--clip-weights", "random", "--epochs", "1", "--crop", "32", "--batch-size", "3", "--workers", "0",
+         "--amp", "off", "--out", str(out)])
+    train.main(args)
+    ckpt = torch.load(out / "best.pt", weights_only=True)
+    assert ckpt["model_config"]["num_classes"] == 20 and ckpt["args"]["dataset"] == "sbd"
+    summary = evaluate.main(evaluate.get_args_parser().parse_args(
+        ["--ckpt", str(out / "best.pt"), "--out", str(tmp_path / "eval"), "--pictures", "1"]))
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["preset"] == "sbd" and results["images"] == 2  # SBD test = the release's val list
+    assert len(results["classes"]) == 20 and results["mean_ODS"] == pytest.approx(summary["mean_ODS"])
+    for k in (1, 20):
+        assert (tmp_path / "eval" / "pred" / f"class_{k:03d}" / f"{names[4]}.png").is_file()
