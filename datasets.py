@@ -208,17 +208,18 @@ class TrainTransform:
     """Sec. 4.1.2: random scale, pad to the crop (padding = ignore), random crop, random horizontal flip.
 
     Works on (image uint8 [H,W,3], packed labels uint32 [H,W]); labels are resized with nearest neighbour on the
-    same pixel grid as the bilinear image. Randomness comes from torch, so DataLoader workers differ and
-    `torch.manual_seed` reproduces a run.
+    same pixel grid as the bilinear image. Every random draw (scale, crop position, flip) comes from `generator`,
+    a torch.Generator (train.py seeds one per sample from (seed, epoch, index)), or from torch's global RNG when
+    none is given.
     """
 
     def __init__(self, crop=512, scale=(0.5, 1.5), flip=True):
         self.crop = (crop, crop) if isinstance(crop, int) else tuple(crop)
         self.scale, self.flip = scale, flip
 
-    def __call__(self, image, bits):
+    def __call__(self, image, bits, generator=None):
         H, W = bits.shape
-        s = float(torch.empty(()).uniform_(self.scale[0], self.scale[1]))
+        s = float(torch.empty(()).uniform_(self.scale[0], self.scale[1], generator=generator))
         h, w = max(1, round(H * s)), max(1, round(W * s))
         if (h, w) != (H, W):
             image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
@@ -229,10 +230,10 @@ class TrainTransform:
             image = np.pad(image, ((0, ph), (0, pw), (0, 0)))
             bits = np.pad(bits, ((0, ph), (0, pw)), constant_values=IGNORE_BIT)
             h, w = bits.shape
-        y0 = int(torch.randint(0, h - ch + 1, ()))
-        x0 = int(torch.randint(0, w - cw + 1, ()))
+        y0 = int(torch.randint(0, h - ch + 1, (), generator=generator))
+        x0 = int(torch.randint(0, w - cw + 1, (), generator=generator))
         image, bits = image[y0:y0 + ch, x0:x0 + cw], bits[y0:y0 + ch, x0:x0 + cw]
-        if self.flip and bool(torch.rand(()) < 0.5):
+        if self.flip and bool(torch.rand((), generator=generator) < 0.5):
             image, bits = image[:, ::-1], bits[:, ::-1]
         return np.ascontiguousarray(image), np.ascontiguousarray(bits)
 

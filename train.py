@@ -21,7 +21,10 @@ live in one dict, `DATASET_DEFAULTS`, and are printed at start.
 Checkpoints hold only tensors and plain Python types, so
 `torch.load(path, weights_only=True)` reads them; evaluate.py rebuilds the model
 from `model_config` and the state dict alone (the CLIP text features are a buffer
-of the model, so no CLIP checkpoint is needed there).
+of the model, so no CLIP checkpoint is needed there). `--resume` repeats the batches,
+augmentations and losses of an uninterrupted run: the shuffle depends only on (seed,
+epoch), each augmentation on (seed, epoch, sample) (EpochSampler, SeededAugmentation),
+so neither persistent DataLoader workers nor their number change a run.
 """
 import argparse
 import json
@@ -35,7 +38,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, SequentialSampler, Subset
 from tqdm import tqdm
 
 import clip_text
@@ -69,9 +72,8 @@ def get_args_parser():
     p.add_argument("--data-root", default=None, help="prepared data folder (README: Data); default per dataset")
     p.add_argument("--crop", type=int, default=None, help="square training crop in pixels (paper: 512)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes")
-    p.add_argument("--persistent-workers", action="store_true",
-                   help="keep DataLoader workers between epochs (faster epoch start; --resume then repeats the "
-                        "batches but not the random augmentations)")
+    p.add_argument("--persistent-workers", default=True, action=argparse.BooleanOptionalAction,
+                   help="keep DataLoader workers between epochs (--no-persistent-workers: re-create them each epoch)")
     p.add_argument("--train-split", default="train",
                    help="SBD: train (7498, SEAL's protocol) or trainval (all 8498); Cityscapes: train")
     p.add_argument("--val-split", default="val",
@@ -223,6 +225,34 @@ def outputs_to_float(outputs):
             for k, v in outputs.items()}
 
 
+class EpochSampler(DistributedSampler):
+    """DistributedSampler (shuffled by seed + epoch) yielding epoch * N + i for its sample i of N: the epoch travels
+    with the index to SeededAugmentation, also into workers that persist between epochs."""
+
+    def __iter__(self):
+        return (self.epoch * len(self.dataset) + i for i in super().__iter__())
+
+
+class SeededAugmentation(Dataset):
+    """Item epoch * N + i (EpochSampler) = sample i of `dataset` (or of the dataset under its Subset), which calls
+    `augment` as its transform: `transform` with a torch.Generator seeded from (seed, epoch, i), in any worker."""
+
+    def __init__(self, dataset, transform, seed):
+        self.dataset, self.transform, self.seed, self.sample_seed = dataset, transform, seed, None
+        (dataset.dataset if isinstance(dataset, Subset) else dataset).transform = self.augment
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        epoch, index = divmod(i, len(self.dataset))
+        self.sample_seed = int(np.random.SeedSequence([self.seed, epoch, index]).generate_state(1, np.uint64)[0])
+        return self.dataset[index]
+
+    def augment(self, image, bits):
+        return self.transform(image, bits, torch.Generator().manual_seed(self.sample_seed))
+
+
 def learning_rate(args, step, total_steps):
     if args.schedule == "poly":
         return args.lr * (1 - min(step, total_steps) / total_steps) ** 0.9
@@ -324,7 +354,7 @@ def main(args):
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    # seed (plus the rank, so that processes augment differently; DDP copies rank 0's weights)
+    # seed (plus the rank; DDP copies rank 0's weights; augmentations are seeded per sample, SeededAugmentation)
     seed_everything(args.seed + rank)
     if is_main:
         os.makedirs(args.out, exist_ok=True)
@@ -336,8 +366,7 @@ def main(args):
         log_json(log_path, {"type": "start", "time": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args)})
 
     # data
-    train_set = make_dataset(args.dataset, args.data_root, args.train_split,
-                             transform=datasets.TrainTransform(crop=args.crop))
+    train_set = make_dataset(args.dataset, args.data_root, args.train_split)
     val_set = make_dataset(args.dataset, args.data_root, args.val_split)
     class_names = list(train_set.class_names)
     max_dist = metrics.get_protocol(val_set.metric_preset).max_dist  # tolerance of the fast validation metric
@@ -345,19 +374,14 @@ def main(args):
         train_set = Subset(train_set, range(min(args.train_limit, len(train_set))))
     if args.val_limit is not None:
         val_set = Subset(val_set, range(min(args.val_limit, len(val_set))))
-    # the loader's generator is re-seeded every epoch: the shuffle order and the worker seeds of
-    # epoch e depend only on (seed, rank, e), so --resume continues with the same batches.
-    generator = torch.Generator()
-    if world > 1:
-        train_sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, seed=args.seed, drop_last=True)
-    else:
-        train_sampler = RandomSampler(train_set, generator=generator)
+    # a DistributedSampler for one process too: it shuffles by (seed, epoch), so --resume repeats the batches
+    train_sampler = EpochSampler(train_set, num_replicas=world, rank=rank, seed=args.seed, drop_last=True)
+    train_set = SeededAugmentation(train_set, datasets.TrainTransform(crop=args.crop), args.seed)
     pin = device.type == "cuda"
-    # workers are re-created every epoch (cheap with fork) unless --persistent-workers: their seeds then
-    # come from that epoch's generator, and a resumed run draws the same augmentations too
+    # the loader's own generator: the worker seeds it draws are unused, and the global RNG is left alone
     train_loader = DataLoader(train_set, batch_size=args.batch_size, sampler=train_sampler, drop_last=True,
-                              num_workers=args.workers, pin_memory=pin,
-                              persistent_workers=args.persistent_workers and args.workers > 0, generator=generator)
+                              num_workers=args.workers, pin_memory=pin, generator=torch.Generator(),
+                              persistent_workers=args.persistent_workers and args.workers > 0)
     same_size = args.dataset == "synthetic"  # real images differ in size: validate one at a time
     val_loader = DataLoader(val_set, batch_size=args.batch_size if same_size else 1,
                             sampler=SequentialSampler(val_set), num_workers=min(args.workers, 4), pin_memory=pin)
@@ -449,9 +473,7 @@ def main(args):
     history = []
     t_start = time.time()
     for epoch in range(start_epoch, args.epochs):
-        generator.manual_seed(args.seed + 1000 * rank + epoch)
-        if world > 1:
-            train_sampler.set_epoch(epoch)
+        train_sampler.set_epoch(epoch)
         step, last = train_one_epoch(model, criterion, train_loader, optimizer, scaler, device, amp_dtype,
                                      args, epoch, step, total_steps, log_path, is_main, selector)
         record = {"type": "epoch", "epoch": epoch + 1, "step": step, **last,

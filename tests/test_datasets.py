@@ -256,6 +256,17 @@ def test_train_transform_keeps_labels_aligned():
         assert iou > 0.85 and abs(ys.mean() - by.mean()) < 1 and abs(xs.mean() - bx.mean()) < 1
 
 
+def test_train_transform_draws_only_from_its_generator():
+    image = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    bits = np.arange(40 * 50, dtype=np.uint32).reshape(40, 50)  # every pixel distinct: any change shows
+    t = D.TrainTransform(crop=32, scale=(0.5, 1.5), flip=True)
+    state = torch.get_rng_state()
+    outs = [t(image, bits, torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
+    assert all(np.array_equal(a, b) for a, b in zip(outs[0], outs[1]))  # same seed, same augmentation
+    assert not np.array_equal(outs[0][1], outs[2][1])
+
+
 def test_tile_boxes_cover_exactly():
     for H, W, tile, stride in ((1024, 2048, 512, None), (375, 500, 256, 200), (100, 90, 512, None),
                                (513, 512, 512, 256)):

@@ -1,7 +1,8 @@
 """train.py and evaluate.py end to end on the synthetic dataset (CPU, no downloads).
 
 One short training run (tiny backbone, 64x64 crops, 3 epochs) is shared by the tests: its loss
-falls and its fast-metric F rises; resuming from its epoch-2 checkpoint repeats epoch 3 exactly;
+falls and its fast-metric F rises; resuming from its epoch-2 checkpoint repeats epoch 3 exactly,
+and so does a run with persistent DataLoader workers (the same losses as without workers);
 an interrupted checkpoint write leaves the previous file loadable; evaluate.py on its checkpoint
 writes the SEAL-layout PNGs, the results files and the picture; wrong inputs fail clearly.
 """
@@ -92,6 +93,22 @@ def test_resume_continues_exactly(run, tmp_path):
     a = torch.load(os.path.join(out, "last.pt"), weights_only=True)["model"]
     b = torch.load(os.path.join(tmp_path, "last.pt"), weights_only=True)["model"]
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+
+
+def test_workers_persist_without_changing_the_run(run, tmp_path):
+    """Augmentations are seeded by (seed, epoch, sample): two persistent workers give the shared run's losses (no
+    workers) step for step, and resuming that run after epoch 1 with one persistent worker repeats epoch 2."""
+    out, _ = run
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    train_keeping_epochs(full, "--workers", "2", "--epochs", "2")  # constant lr: epochs 1-2 of the 3-epoch run
+    train.main(train_args(resumed, "--workers", "1", "--epochs", "2", "--resume", str(full / "epoch1.pt")))
+    assert train_args(full).persistent_workers  # the default
+
+    def losses(path, epochs):
+        return [(r["step"], r["loss"]) for r in read_log(path) if r["type"] == "train" and r["epoch"] in epochs]
+
+    assert losses(full, (1, 2)) == losses(out, (1, 2))  # workers 2 == workers 0, exactly
+    assert losses(resumed, (2,)) == losses(full, (2,))
 
 
 @pytest.mark.parametrize("prompts", [
