@@ -457,7 +457,6 @@ class PromptLearner(nn.Module):
     def __init__(self, encoder, names, n_ctx=4, ctx_init=None, readable=True, width=512):
         super().__init__()
         object.__setattr__(self, "encoder", encoder)  # not a submodule, see the docstring
-        self.n_ctx = n_ctx
         if encoder is None:  # for evaluation: ctx from the state dict, f_T from the model's buffer, no forward()
             self.ctx = nn.Parameter(torch.zeros(n_ctx, width))
             return

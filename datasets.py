@@ -82,17 +82,18 @@ def class_bits(classes):
 
 
 def edge_bits(regions, classes, ignore=None, radius=2):
-    """SEAL's mask-to-edge for all classes at once, packed: uint32 [H,W], bit k-1 = edge of class k.
+    """SEAL's mask-to-edge for all classes at once, packed: uint32 [H,W], bit k-1 = edge of class k, bit 31 = ignore.
 
     regions [H,W]: the value compared between p and q (the class map for category edges, instance ids for
     instance-sensitive edges; instance ids must be > 0 on class pixels). classes [H,W]: 0 = no class, k = class k.
+    ignore [H,W] bool: pairs with an ignored pixel make no edge, and ignored pixels get bit 31.
     A differing pair (p, q) makes p (and q) an edge of both their classes: in k's map p and q differ exactly when
     they are different instances of k or one of them is k and the other is not.
     """
     H, W = regions.shape
     valid = np.ones((H, W), bool) if ignore is None else ~ignore
     bits = class_bits(classes)
-    out = np.zeros((H, W), np.uint32)
+    out = np.where(valid, np.uint32(0), IGNORE_BIT)
     for dy, dx in disc_offsets(radius):
         if dy >= H or abs(dx) >= W:
             continue
@@ -164,17 +165,23 @@ def read_label(path, height, width):
     return bits
 
 
-def write_label(path, bits):
-    """Write a packed map atomically (temporary name, then rename) as .bin or RGB(A) .png."""
+def _save_atomically(path, save):
+    """save(tmp) to a temporary name beside `path` (same extension: PIL picks the format from it), then rename."""
     root, ext = os.path.splitext(path)
     tmp = f"{root}.tmp{os.getpid()}{ext}"
-    if ext == ".bin":
-        np.ascontiguousarray(bits, dtype="<u4").tofile(tmp)
-    else:
-        b = np.ascontiguousarray(bits, dtype="<u4").view(np.uint8).reshape(*bits.shape, 4)  # bytes B, G, R, A
-        rgba = b[:, :, [2, 1, 0, 3]]
-        Image.fromarray(np.ascontiguousarray(rgba if rgba[:, :, 3].any() else rgba[:, :, :3])).save(tmp)
+    save(tmp)
     os.replace(tmp, path)
+
+
+def write_label(path, bits):
+    """Write a packed map atomically as .bin or RGB(A) .png."""
+    bits = np.ascontiguousarray(bits, dtype="<u4")
+    if path.endswith(".bin"):
+        _save_atomically(path, bits.tofile)
+    else:
+        b = bits.view(np.uint8).reshape(*bits.shape, 4)  # bytes B, G, R, A
+        rgba = np.ascontiguousarray(b[:, :, [2, 1, 0, 3] if b[:, :, 3].any() else [2, 1, 0]])  # RGB if alpha is 0
+        _save_atomically(path, Image.fromarray(rgba).save)
 
 
 def resize_nearest(a, height, width):
@@ -265,6 +272,11 @@ def sliding_window(predict, images, tile=512, stride=None):
 
 # --------------------------------------------------------------------------------- SEAL-layout datasets
 
+def _read_lines(path):
+    with open(path) as f:
+        return [s.strip() for s in f if s.strip()]
+
+
 def _resolve(root, path):
     """A list entry relative to root; tolerates SEAL's leading "/" and "../"."""
     path = path.lstrip("/")
@@ -300,8 +312,7 @@ class SEALListDataset(Dataset):
         if not os.path.isfile(self.list_file):
             raise FileNotFoundError(f"list file {self.list_file} not found (splits: train, val, trainval, test; "
                                     f"edge_type: inst, cls) ({DATA_HELP})")
-        with open(self.list_file) as f:
-            rows = [line.split() for line in f if line.strip()]
+        rows = [line.split() for line in _read_lines(self.list_file)]
         self.items = [(r[0], r[1] if len(r) > 1 else None) for r in rows]
         self.names = [image_name(img) for img, _ in self.items]
         self.boxes = [None]
@@ -351,7 +362,6 @@ class SEALListDataset(Dataset):
         with Image.open(path) as im:
             W, H = im.size
         return unpack_edges(read_label(path, H, W), self.num_classes)[0].astype(bool)
-
 
     def eval_seg(self, index):
         """GT class map [H,W] int (0 background, k = class k) of image `index`, for the `sbd-original` metric
@@ -493,11 +503,6 @@ def _run_all(fn, jobs, workers, desc):
             fn(job)
 
 
-def _read_lines(path):
-    with open(path) as f:
-        return [s.strip() for s in f if s.strip()]
-
-
 def _mat_struct(path, key):
     from scipy.io import loadmat  # scipy is needed by prepare-sbd only
     if not os.path.isfile(path):
@@ -510,14 +515,28 @@ def _dense(m):
     return (m.toarray() if hasattr(m, "toarray") else np.asarray(m)) != 0
 
 
+def _output_paths(dst, name, ext, eval_gt):
+    """Files prepare-* writes for image `name`: training labels {T: path} and, when `eval_gt` (the evaluated split),
+    the evaluation GT {(mode, T): path}; empty when not."""
+    outs = {t: os.path.join(dst, f"label_{t}", name + ext) for t in ("cls", "inst")}
+    gts = {(m, t): os.path.join(dst, "gt_eval", f"{m}_{t}", name + ".png") for m in ("thin", "raw")
+           for t in ("cls", "inst")} if eval_gt else {}
+    return outs, gts
+
+
+def _output_dirs(dst):
+    """The folders _output_paths names."""
+    gt_dirs = [f"gt_eval/{m}_{t}" for m in ("thin", "raw") for t in ("cls", "inst")]
+    return [os.path.join(dst, d) for d in ["label_cls", "label_inst", *gt_dirs]]
+
+
 def _prepare_sbd_image(name, src, dst, ext, test_names, radius):
     """One SBD image: radius-r labels (cls, inst) and, for the test split, the thin and raw evaluation GT."""
     test = name in test_names
-    outs = {t: os.path.join(dst, f"label_{t}", name + ext) for t in ("cls", "inst")}
-    gts = {(m, t): os.path.join(dst, "gt_eval", f"{m}_{t}", name + ".png") for m in ("thin", "raw")
-           for t in ("cls", "inst")} if test else {}
-    seg_path = os.path.join(dst, "gt_eval", "seg", name + ".png")
-    if all(os.path.exists(p) for p in [*outs.values(), *gts.values()] + ([seg_path] if test else [])):
+    outs, gts = _output_paths(dst, name, ext, eval_gt=test)
+    if test:
+        gts["seg"] = os.path.join(dst, "gt_eval", "seg", name + ".png")  # the class map sbd-original needs
+    if all(os.path.exists(p) for p in [*outs.values(), *gts.values()]):
         return  # finished by an earlier run
     cls = _mat_struct(os.path.join(src, "cls", name + ".mat"), "GTcls")
     inst = _mat_struct(os.path.join(src, "inst", name + ".mat"), "GTinst")
@@ -526,9 +545,8 @@ def _prepare_sbd_image(name, src, dst, ext, test_names, radius):
     cats = np.asarray(inst.Categories, np.int64).ravel()  # instance i has class cats[i-1]
     ignore_c, ignore_i = seg == 255, ids == 255  # SBD has no void label; kept for safety
     inst_cls = np.where((ids > 0) & ~ignore_i, np.concatenate([[0], cats])[np.clip(ids, 0, len(cats))], 0)
-    bits = {"cls": edge_bits(seg, np.where(ignore_c, 0, seg), ignore_c, radius)
-            | np.where(ignore_c, IGNORE_BIT, np.uint32(0)),
-            "inst": edge_bits(ids, inst_cls, ignore_i, radius) | np.where(ignore_i, IGNORE_BIT, np.uint32(0))}
+    bits = {"cls": edge_bits(seg, np.where(ignore_c, 0, seg), ignore_c, radius),
+            "inst": edge_bits(ids, inst_cls, ignore_i, radius)}
     for t in outs:
         write_label(outs[t], bits[t])
     if test:
@@ -541,9 +559,7 @@ def _prepare_sbd_image(name, src, dst, ext, test_names, radius):
         write_label(gts["thin", "inst"], pack_edges(thin_inst))
         for t in ("cls", "inst"):
             write_label(gts["raw", t], bits[t] & ~IGNORE_BIT)
-        tmp = seg_path[:-4] + f".tmp{os.getpid()}.png"
-        Image.fromarray(cls.Segmentation.astype(np.uint8)).save(tmp)  # the class map sbd-original needs
-        os.replace(tmp, seg_path)
+        _save_atomically(gts["seg"], Image.fromarray(cls.Segmentation.astype(np.uint8)).save)
 
 
 def prepare_sbd(src, dst, fmt="png", radius=2, num_val=1000, val_list=None, workers=0, seed=0):
@@ -558,10 +574,8 @@ def prepare_sbd(src, dst, fmt="png", radius=2, num_val=1000, val_list=None, work
         val = {image_name(s.split()[0]) for s in _read_lines(val_list)}
     else:  # a fixed draw of num_val names (SEAL's own draw is in its seed.mat)
         val = {train[i] for i in np.random.default_rng(seed).permutation(len(train))[:num_val]}
-    os.makedirs(dst, exist_ok=True)
-    for d in ["label_cls", "label_inst", "gt_eval/seg"] + [f"gt_eval/{m}_{t}" for m in ("thin", "raw")
-                                                           for t in ("cls", "inst")]:
-        os.makedirs(os.path.join(dst, d), exist_ok=True)
+    for d in _output_dirs(dst) + [os.path.join(dst, "gt_eval", "seg")]:
+        os.makedirs(d, exist_ok=True)
     _link_or_copy(os.path.join(src, "img"), os.path.join(dst, "image"))
     ext = "." + fmt
     fn = functools.partial(_prepare_sbd_image, src=src, dst=dst, ext=ext, test_names=set(test), radius=radius)
@@ -583,14 +597,12 @@ def _cityscapes_bits(label_ids, inst_ids, edge_type, radius):
     classes = lut[np.clip(label_ids, 0, 255)]  # (H, W): 0 = no class, k = train id k-1
     ignore = np.isin(label_ids, CITYSCAPES_IGNORE_LABELS)
     regions = inst_ids if edge_type == "inst" else classes
-    return edge_bits(regions, classes, ignore, radius) | np.where(ignore, IGNORE_BIT, np.uint32(0))
+    return edge_bits(regions, classes, ignore, radius)
 
 
 def _prepare_cityscapes_image(job, src, dst, ext):
     split, city, name = job
-    outs = {t: os.path.join(dst, f"label_{t}", name + ext) for t in ("cls", "inst")}
-    gts = {(m, t): os.path.join(dst, "gt_eval", f"{m}_{t}", name + ".png") for m in ("thin", "raw")
-           for t in ("cls", "inst")} if split == "val" else {}
+    outs, gts = _output_paths(dst, name, ext, eval_gt=split == "val")
     if all(os.path.exists(p) for p in [*outs.values(), *gts.values()]):
         return
     base = os.path.join(src, "gtFine", split, city, name + "_gtFine_")
@@ -613,9 +625,8 @@ def prepare_cityscapes(src, dst, fmt="png", workers=0):
         if not os.path.isdir(os.path.join(src, need)):
             raise FileNotFoundError(f"{os.path.join(src, need)} missing: --src must hold leftImg8bit/ and gtFine/ "
                                     f"from leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip ({DATA_HELP})")
-    os.makedirs(dst, exist_ok=True)
-    for d in ["label_cls", "label_inst"] + [f"gt_eval/{m}_{t}" for m in ("thin", "raw") for t in ("cls", "inst")]:
-        os.makedirs(os.path.join(dst, d), exist_ok=True)
+    for d in _output_dirs(dst):
+        os.makedirs(d, exist_ok=True)
     _link_or_copy(os.path.join(src, "leftImg8bit"), os.path.join(dst, "leftImg8bit"))
     ext, jobs = "." + fmt, {"train": [], "val": []}
     for split in jobs:

@@ -85,7 +85,8 @@ class StagedEncoder(nn.Module):
         return feats
 
 
-def _conv_bn_relu(cin, cout, stride):
+def conv_bn_relu(cin, cout, stride=1):
+    """3x3 conv (no bias) + BN + ReLU; also the decoder's smoothing convolution."""
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(cout),
@@ -101,7 +102,7 @@ def tiny_encoder(pretrained=False, output_stride=32):
     channels = (16, 24, 32, 64, 128)
     stages, cin = [], 3
     for c in channels:
-        stages.append(nn.Sequential(_conv_bn_relu(cin, c, 2), _conv_bn_relu(c, c, 1)))
+        stages.append(nn.Sequential(conv_bn_relu(cin, c, 2), conv_bn_relu(c, c)))
         cin = c
     return StagedEncoder(stages, channels, (2, 4, 8, 16, 32))
 

@@ -33,6 +33,8 @@ import model as edge_model
 # triangle, yellow ring) keep the CPU demo fast
 SYNTHETIC_SPLITS = {"train": (160, 384, 0), "val": (128, 48, 1), "test": (128, 64, 2)}
 SYNTHETIC_NUM_CLASSES = 4
+# sliding-window inference tile per dataset (Cityscapes: 512x512, datasets.sliding_window); others: whole image
+WINDOWS = {"cityscapes": 512}
 
 # 20 distinct colours (enough for SBD's 20 and Cityscapes' 19 classes)
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
@@ -212,7 +214,7 @@ def main(args):
     amp = args.amp or ("bf16" if device.type == "cuda" else "off")
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[amp]
     model, ckpt = load_model(args.ckpt, device)
-    train_args = ckpt["args"]
+    train_args, cfg = ckpt["args"], ckpt["model_config"]
     dataset = train_args["dataset"]
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.ckpt)), f"eval_{args.split}")
     test_set = make_dataset(dataset, args.data_root or train_args.get("data_root"), args.split)
@@ -220,13 +222,13 @@ def main(args):
     protocol = metrics.get_protocol(preset)
     n = len(test_set) if args.limit is None else min(args.limit, len(test_set))
     os.makedirs(out, exist_ok=True)
-    class_names = list(ckpt["model_config"]["class_names"])
-    print(f"evaluate.py: {args.ckpt} (epoch {ckpt.get('epoch')}, backbone {ckpt['model_config']['backbone']}, "
-          f"fusion {ckpt['model_config']['fusion']}), {dataset} {args.split}: {n} images, device {device}, amp {amp}")
+    class_names = list(cfg["class_names"])
+    print(f"evaluate.py: {args.ckpt} (epoch {ckpt.get('epoch')}, backbone {cfg['backbone']}, "
+          f"fusion {cfg['fusion']}), {dataset} {args.split}: {n} images, device {device}, amp {amp}")
     print(f"protocol: {protocol}")
 
     bench = metrics.EdgeBenchmark(len(class_names), preset=preset, class_names=class_names, workers=args.workers)
-    window = 512 if dataset == "cityscapes" else None
+    window = WINDOWS.get(dataset)
     png_dir = os.path.join(out, "pred")
     rows, t0 = [], time.time()
     for i in range(n):
@@ -251,12 +253,11 @@ def main(args):
                "preset": preset, "protocol": result["protocol"], "protocol_text": result["protocol_text"],
                "mean_ODS": result["mean_ODS"], "mean_OIS": result["mean_OIS"], "mean_AP": result["mean_AP"],
                "classes": per_class, "inference_and_metric_s": round(t_total, 1),
-               "epoch": ckpt.get("epoch"), "model_config": ckpt["model_config"], "pr_curves": {
+               "epoch": ckpt.get("epoch"), "model_config": cfg, "pr_curves": {
                    name: {"recall": c["recall"], "precision": c["precision"]} for name, c in result["classes"].items()},
                "thresholds": result["thresholds"]}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(to_jsonable(summary), f, indent=1)
-    cfg = ckpt["model_config"]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(f"# {dataset} {args.split}: {args.ckpt}\n\nbackbone `{cfg['backbone']}`, fusion `{cfg['fusion']}`, "
                 f"decoder `{cfg['decoder']}`, epoch {ckpt.get('epoch')}\n\n{markdown_table(result)}\n")

@@ -96,12 +96,21 @@ def _thin_lut(second):
 
 
 THIN_LUTS = (_thin_lut(False), _thin_lut(True))
+NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))  # x1..x8 as (dy, dx)
+
+
+def _run_starts(x):
+    """Bool mask of the first element of each run of equal values in `x` (sorted: of each value)."""
+    first = np.empty(x.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(x[1:], x[:-1], out=first[1:])
+    return first
 
 
 def _unique_sorted(x):
     """Sorted unique values (sort-based; numpy's hash-based np.unique is slower here)."""
     x = np.sort(x)
-    return x[np.r_[True, x[1:] != x[:-1]]] if x.size else x
+    return x[_run_starts(x)]
 
 
 def _thin_flat(img, width, fg=None):
@@ -110,7 +119,7 @@ def _thin_flat(img, width, fg=None):
     Same result as running both subiterations over whole maps until nothing changes,
     but each subiteration tests only the pixels whose neighbourhood changed since they
     were last tested with that subiteration's table."""
-    nbr = np.array([1, 1 - width, -width, -width - 1, -1, width - 1, width, width + 1])  # x1..x8
+    nbr = np.array([dy * width + dx for dy, dx in NEIGHBOURS])  # x1..x8 as flat offsets
     fg = np.flatnonzero(img) if fg is None else fg
     dirty, sub = [fg, fg], 0  # pixels to test with the table of subiteration 1 / 2
     while dirty[0].size or dirty[1].size:
@@ -149,13 +158,12 @@ def thin_torch(binary, max_iter=1000):
     luts = [torch.as_tensor(lut, device=binary.device) for lut in THIN_LUTS]
     img = binary.bool().clone()  # (N, H, W)
     N, H, W = img.shape
-    shifts = [(0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1)]  # x1..x8 as (dy, dx)
     for _ in range(max_iter):
         before = img.sum()
         for lut in luts:
             p = F.pad(img.to(torch.uint8), (1, 1, 1, 1))  # (N, H+2, W+2)
             code = torch.zeros(N, H, W, dtype=torch.long, device=img.device)
-            for bit, (dy, dx) in enumerate(shifts):
+            for bit, (dy, dx) in enumerate(NEIGHBOURS):
                 code |= p[:, 1 + dy:1 + dy + H, 1 + dx:1 + dx + W].long() << bit
             img &= ~lut[code]
         if img.sum() == before:
@@ -245,14 +253,13 @@ class _ClassMatcher:
             if not ok.any():
                 return
             rep, e, g = rep[ok], e[ok], g[ok]
-            first = np.flatnonzero(np.r_[True, rep[1:] != rep[:-1]])  # nearest free GT per pixel
-            pu, pg, pd = free[rep[first]], g[first], self.ed2[e[first]]
+            first = np.flatnonzero(_run_starts(rep))  # nearest free GT per pixel (rep is sorted)
+            pu, pg, pd = free[rep[first]], g[first], self.ed2[e[first]]  # pu: the proposing pixels
             order = np.lexsort((pu, pd, pg))
-            win = order[np.r_[True, pg[order][1:] != pg[order][:-1]]]  # nearest proposer per GT pixel
+            win = order[_run_starts(pg[order])]  # nearest proposer per GT pixel
             self.mate_u[pu[win]] = pg[win]
             self.mate_g[pg[win]] = pu[win]
-            free = free[rep[np.r_[True, rep[1:] != rep[:-1]]]]  # rep is sorted
-            free = free[self.mate_u[free] < 0]
+            free = pu[self.mate_u[pu] < 0]
 
     def _augment(self, nodes):
         """Augment along vertex-disjoint alternating paths from a multi-source BFS forest
@@ -273,7 +280,7 @@ class _ClassMatcher:
                 if g.size == 0:
                     break
                 order = np.argsort(g, kind="stable")
-                first = order[np.r_[True, g[order][1:] != g[order][:-1]]]  # first pixel reaching each GT
+                first = order[_run_starts(g[order])]  # first pixel reaching each GT
                 g = g[first]
                 parent[g] = frontier[rep[first]]
                 seen[g] = True
@@ -406,6 +413,7 @@ def evaluate_image(pred, gt, protocol="sbd", seg=None, thresholds=None, timings=
         maps = _thresholded_pixels(pred[k], thresholds, do_thin)
         t1 = time.perf_counter()
         counts[k, 1] = g.sum()
+        pos = maps  # no GT: every prediction is a false positive
         if g.any():
             m = _ClassMatcher(g, radius)
             pos = [m.to_flat(*np.divmod(p, W)) for p in maps]
@@ -422,9 +430,7 @@ def evaluate_image(pred, gt, protocol="sbd", seg=None, thresholds=None, timings=
                 prev_count = prev_count if same else m.count(pos[i])
                 counts[k, 0, i] = counts[k, 2, i] = prev_count
                 prev = pos[i]
-            counts[k, 3] = [q.size for q in pos]
-        else:
-            counts[k, 3] = [q.size for q in maps]  # no GT: every prediction is a false positive
+        counts[k, 3] = [q.size for q in pos]
         if timings is not None:
             timings["thin"] = timings.get("thin", 0.0) + t1 - t0
             timings["match"] = timings.get("match", 0.0) + time.perf_counter() - t1

@@ -71,7 +71,10 @@ PROMPT_MODES = ("fixed", "select", "learned")
 
 
 def compute_text_features(cfg):
-    """f_T = E_T(T), Eq. (3-1): CLIP text features of the class names, [K, D], computed once."""
+    """f_T = E_T(T), Eq. (3-1): CLIP text features of the class names [K, D], computed once, with the issue-7
+    prompt state: returns (f_T, prompt bank [K, T, D] or None, clip_text.PromptLearner or None).
+    fixed: the mean over cfg.prompt_templates. select: the bank holds every template; f_T starts as template 0
+    (the bare name in the "context" set). learned: CoOp's context through the frozen encoder, kept by the learner."""
     if len(cfg.class_names) != cfg.num_classes:
         raise ValueError(f"model.py: cfg.class_names has {len(cfg.class_names)} names but num_classes="
                          f"{cfg.num_classes}; set class_names (e.g. datasets.SBD_CLASSES) or pass text_features")
@@ -80,28 +83,13 @@ def compute_text_features(cfg):
     if cfg.prompt_templates not in clip_text.PROMPT_TEMPLATES:
         raise ValueError(f"model.py: unknown prompt_templates {cfg.prompt_templates!r}; choose one of "
                          f"{sorted(clip_text.PROMPT_TEMPLATES)}")
-    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32; dropped after this function
-    with torch.no_grad():  # encode_class_names makes names readable itself: "diningtable" -> "dining table"
-        f_T = clip_text.encode_class_names(encoder, list(cfg.class_names),
-                                           clip_text.PROMPT_TEMPLATES[cfg.prompt_templates],
-                                           normalize=True)  # (K, D), unit length as in CLIP
-    return f_T.float()
-
-
-def compute_prompt_features(cfg):
-    """Issue-7 prompt modes: (f_T [K, D], prompt bank [K, T, D] or None, clip_text.PromptLearner or None).
-    select: the bank holds every template of cfg.prompt_templates; f_T starts as template 0 (the bare name in
-    the "context" set). learned: CoOp's context through the frozen encoder, which the learner keeps."""
-    import clip_text
-
-    if cfg.prompt_templates not in clip_text.PROMPT_TEMPLATES:
-        raise ValueError(f"model.py: unknown prompt_templates {cfg.prompt_templates!r}; choose one of "
-                         f"{sorted(clip_text.PROMPT_TEMPLATES)}")
-    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32
-    names = list(cfg.class_names)
+    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32; kept only by a PromptLearner
+    names, templates = list(cfg.class_names), clip_text.PROMPT_TEMPLATES[cfg.prompt_templates]
+    if cfg.prompt_mode == "fixed":  # encode_class_names makes names readable itself: "diningtable" -> "dining table"
+        return clip_text.encode_class_names(encoder, names, templates, normalize=True), None, None  # (K, D), unit-norm
     if cfg.prompt_mode == "select":
-        bank = clip_text.encode_prompt_bank(encoder, names, clip_text.PROMPT_TEMPLATES[cfg.prompt_templates])
-        return bank[:, 0].clone(), bank, None  # (K, D), (K, T, D)
+        bank = clip_text.encode_prompt_bank(encoder, names, templates)  # (K, T, D)
+        return bank[:, 0].clone(), bank, None  # (K, D)
     if encoder.width != cfg.text_width:
         raise ValueError(f"model.py: the CLIP text encoder has token width {encoder.width}, cfg.text_width is "
                          f"{cfg.text_width}; set text_width={encoder.width}")
@@ -184,10 +172,8 @@ def build_model(cfg, text_features=None):
     if text_features is None:
         if cfg.fusion == "none" and cfg.prompt_mode == "fixed" and not (cfg.t2p_head or cfg.embed_head):
             text_features = torch.zeros(cfg.num_classes, cfg.text_dim)  # the Table-1 baseline reads no text
-        elif cfg.prompt_mode == "fixed":
-            text_features = compute_text_features(cfg)
         else:
-            text_features, prompt_bank, prompt_learner = compute_prompt_features(cfg)
+            text_features, prompt_bank, prompt_learner = compute_text_features(cfg)
     if tuple(text_features.shape) != (cfg.num_classes, cfg.text_dim):
         raise ValueError(f"model.py: text_features has shape {tuple(text_features.shape)}, expected "
                          f"(num_classes={cfg.num_classes}, text_dim={cfg.text_dim})")
@@ -207,17 +193,15 @@ def count_parameters(model):
     def n(module, trainable_only=False):
         return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
-    return {
-        "encoder": n(model.encoder),
-        "fusion": n(model.fusion),
-        "decoder": n(model.decoder),
-        **({"aux_heads": sum(n(h) for h in (model.t2p_head, model.embed_head) if h is not None)}
-           if model.t2p_head is not None or model.embed_head is not None else {}),
-        **({"prompt_context": n(model.prompt_learner)} if model.prompt_learner is not None else {}),
-        "total": n(model),
-        "trainable": n(model, trainable_only=True),
-        "text_features_buffer": model.text_features.numel(),
-    }
+    counts = {"encoder": n(model.encoder), "fusion": n(model.fusion), "decoder": n(model.decoder)}
+    heads = [h for h in (model.t2p_head, model.embed_head) if h is not None]
+    if heads:
+        counts["aux_heads"] = sum(n(h) for h in heads)
+    if model.prompt_learner is not None:
+        counts["prompt_context"] = n(model.prompt_learner)
+    counts.update(total=n(model), trainable=n(model, trainable_only=True),
+                  text_features_buffer=model.text_features.numel())
+    return counts
 
 
 def format_parameters(counts):

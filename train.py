@@ -46,7 +46,7 @@ import datasets
 import losses
 import metrics
 import model as edge_model
-from evaluate import make_dataset, predict
+from evaluate import WINDOWS, make_dataset, predict
 
 # Per-dataset defaults: every flag below whose default is None takes its value from here.
 # sbd / cityscapes: the paper's settings (Sec. 4.1.2; batch size is our choice, the paper's
@@ -219,6 +219,11 @@ def log_json(path, record):
         f.write(json.dumps(record) + "\n")
 
 
+def format_record(record):
+    """A log record as one printed line: `key value` pairs, floats to 4 significant digits, without its type."""
+    return " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items() if k != "type")
+
+
 def outputs_to_float(outputs):
     """The loss is computed in fp32 whatever autocast produced."""
     return {k: v.float() if torch.is_tensor(v) else [s.float() for s in v] if isinstance(v, list) else v
@@ -318,8 +323,7 @@ def train_one_epoch(model, criterion, loader, optimizer, scaler, device, amp_dty
             record = {"type": "train", "epoch": epoch + 1, "step": step, **last, "lr": lr,
                       "images_per_s": round(ips, 2)}
             log_json(log_path, record)
-            tqdm.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                for k, v in record.items() if k != "type"))
+            tqdm.write(format_record(record))
     bar.close()
     return step, last
 
@@ -356,13 +360,12 @@ def main(args):
 
     # seed (plus the rank; DDP copies rank 0's weights; augmentations are seeded per sample, SeededAugmentation)
     seed_everything(args.seed + rank)
+    log_path = os.path.join(args.out, "log.jsonl")  # appended to: a "start" line separates runs
     if is_main:
         os.makedirs(args.out, exist_ok=True)
         print(f"train.py: dataset {args.dataset}, defaults {DATASET_DEFAULTS[args.dataset]}")
         print("args: " + json.dumps(vars(args), sort_keys=True))
         print(f"device {device}, world size {world}, amp {args.amp}, seed {args.seed} (+rank)")
-    log_path = os.path.join(args.out, "log.jsonl")  # appended to: a "start" line separates runs
-    if is_main:
         log_json(log_path, {"type": "start", "time": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args)})
 
     # data
@@ -479,20 +482,20 @@ def main(args):
         record = {"type": "epoch", "epoch": epoch + 1, "step": step, **last,
                   "time_s": round(time.time() - t_start, 1)}
 
-        # validation (rank 0; the others wait at the barrier) and checkpoints
+        # validation (rank 0; the others wait in the all_gather below) and checkpoints
         score = None
         if is_main and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs):
-            window = 512 if args.dataset == "cityscapes" else None
-            val = validate(model_without_ddp, val_loader, device, amp_dtype, cfg.num_classes, max_dist, window)
+            val = validate(model_without_ddp, val_loader, device, amp_dtype, cfg.num_classes, max_dist,
+                           WINDOWS.get(args.dataset))
             score = float(val["mean_F"])
             record.update({f"val_{k}": float(v) for k, v in val.items() if isinstance(v, (int, float))})
+        state = process_state(selector)
+        states = [state] * world  # every rank's state, so that a resumed DDP run continues exactly
+        if world > 1:
+            dist.all_gather_object(states, state)
         if is_main:
             improved = score is not None and score > best_score
             best_score = score if improved else best_score
-            states = [process_state(selector)]
-            if world > 1:  # every rank's state, so that a resumed DDP run continues exactly
-                states = [None] * world
-                dist.all_gather_object(states, process_state(selector))
             checkpoint = {"model": model_without_ddp.state_dict(), "optimizer": optimizer.state_dict(),
                           "scaler": scaler.state_dict(), "epoch": epoch + 1, "step": step,
                           "model_config": asdict(cfg), "args": vars(args), "best_score": best_score,
@@ -505,10 +508,7 @@ def main(args):
             record["best"] = improved
             log_json(log_path, record)
             history.append(record)
-            print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                           for k, v in record.items() if k != "type"), flush=True)
-        elif world > 1:
-            dist.all_gather_object([None] * world, process_state(selector))
+            print(format_record(record), flush=True)
         if world > 1:
             dist.barrier()
 

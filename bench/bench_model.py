@@ -45,6 +45,16 @@ def rss_mb():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def run_isolated(script, argv):
+    """Run `python script argv` in a fresh process, so that its memory figures are its own; return the dict of
+    its last `RESULT {json}` line (None if it failed or printed none) and the finished process."""
+    proc = subprocess.run([sys.executable, os.path.abspath(script), *argv], capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return None, proc
+    return json.loads(lines[-1][len("RESULT "):]), proc
+
+
 class PeakRSS:
     """Samples the resident set size in a thread; `.peak` in MiB."""
 
@@ -125,14 +135,11 @@ def main(args):
           f"K={args.num_classes}, random weights")
     rows = []
     for name in args.backbones:
-        cmd = [sys.executable, os.path.abspath(__file__), "--one", "--backbones", name] + [
-            f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("one", "backbones")]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
+        r, proc = run_isolated(__file__, ["--one", "--backbones", name] + [
+            f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("one", "backbones")])
+        if r is None:
             print(f"{name}: FAILED (exit {proc.returncode})\n{proc.stderr[-2000:]}")
             continue
-        r = json.loads(lines[-1][len("RESULT "):])
         rows.append(r)
         extra = f"  (+{r['step_rise_MiB']:.0f} MiB above the built model)" if "step_rise_MiB" in r else ""
         print(f"{name:16s} {r['params_M']:7.2f} M params  {r['s_per_image']:8.3f} s/img  "

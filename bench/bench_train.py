@@ -13,11 +13,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
 import torch
+
+from bench_model import run_isolated  # one backbone per fresh process, its `RESULT {json}` line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -29,6 +30,7 @@ def bench_one(args):
     """Time args.steps training steps of one backbone; return a dict of figures."""
     import losses
     import model as edge_model
+    from train import outputs_to_float
 
     device = torch.device(args.device)
     if args.threads:
@@ -56,8 +58,7 @@ def bench_one(args):
     def step():
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             outputs = model(images)
-        outputs = {k: v.float() if torch.is_tensor(v) else v for k, v in outputs.items()}
-        terms = criterion(outputs, edges, ignore)
+        terms = criterion(outputs_to_float(outputs), edges, ignore)
         loss = sum(criterion.weight_dict[k] * v for k, v in terms.items())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -111,15 +112,12 @@ def main():
           f"{args.threads or torch.get_num_threads()} CPU threads")
     print(f"{'backbone':<18}{'images/s':>10}{'s/step':>9}{'peak MiB':>10}  params(M)")
     for name in args.backbones:
-        cmd = [sys.executable, os.path.abspath(__file__), "--single", name] + [
+        r, proc = run_isolated(__file__, ["--single", name] + [
             x for k in ("size", "batch", "steps", "warmup", "classes", "fusion", "amp", "device", "threads")
-            for x in (f"--{k}", str(getattr(args, k)))]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode or not lines:
+            for x in (f"--{k}", str(getattr(args, k)))])
+        if r is None:
             print(f"{name:<18} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
             continue
-        r = json.loads(lines[-1][7:])
         print(f"{name:<18}{r['images_per_s']:>10.2f}{r['s_per_step']:>9.3f}{r['peak_mem_mib']:>10.0f}  "
               f"{r['trainable_params_m']:.2f}", flush=True)
     print("peak memory: " + ("torch.cuda.max_memory_allocated" if args.device.startswith("cuda")

@@ -2,11 +2,16 @@
 `cross_attention` and `pixel_text_alignment` (fusion.py), the losses `loss_t2p` and `loss_contrast` (losses.py),
 and their wiring in model.py. CPU only, no downloads: tiny random text encoders and the `tiny` backbone.
 """
+from dataclasses import asdict
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 import clip_text
+import fusion
+import losses
+import model as M
 
 WIDTH, LAYERS, EMBED = 128, 2, 64  # a small random CLIP text tower (2 heads)
 NAMES = ["cat", "diningtable", "traffic_light"]
@@ -77,11 +82,6 @@ def test_prompt_learner_trains_only_the_context(encoder):
 
 
 # ----------------------------------------------------------------------------- fusion.py: the two new fusions
-
-import fusion  # noqa: E402
-import losses  # noqa: E402
-import model as M  # noqa: E402
-from dataclasses import asdict  # noqa: E402
 
 K, C = 3, 128  # classes; channels of the tiny backbone's deepest feature
 
