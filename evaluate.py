@@ -100,21 +100,9 @@ def load_model(path, device="cpu"):
         raise ValueError(f"evaluate.py: '{path}' is not a checkpoint written by train.py: it lacks {missing} "
                          f"(a bare state dict or another project's checkpoint?)")
     try:  # the weights come from the state dict: never download ImageNet weights here
-        cfg = edge_model.ModelConfig(**{**ckpt["model_config"], "pretrained": False})
-    except TypeError as e:
-        raise ValueError(f"evaluate.py: '{path}' has a model_config this model.py does not know: {e}") from e
-    state = ckpt["model"]
-    if "text_features" not in state:
-        raise ValueError(f"evaluate.py: '{path}' holds no 'text_features' buffer: not an EdgeModel checkpoint")
-    model = edge_model.build_model(cfg, text_features=state["text_features"])
-    try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # same names, other shapes
-        raise ValueError(f"evaluate.py: '{path}' is a checkpoint of another model: {str(e)[:300]}") from e
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(f"evaluate.py: '{path}' is a checkpoint of another model: {len(result.missing_keys)} "
-                         f"missing keys (e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
-                         f"(e.g. {result.unexpected_keys[:3]})")
+        model = edge_model.load_model(ckpt["model_config"], ckpt["model"])
+    except ValueError as e:
+        raise ValueError(f"evaluate.py: '{path}': {e}") from e
     return model.to(device).eval(), ckpt
 
 

@@ -181,10 +181,24 @@ def build_model(cfg, text_features=None):
 
 
 def load_model(model_config, state_dict):
-    """Rebuild a trained model from `asdict(cfg)` and its state dict (no CLIP, no ImageNet download)."""
-    cfg = ModelConfig(**{**model_config, "pretrained": False})  # the weights come from the state dict
+    """Rebuild a trained model from `asdict(cfg)` and its state dict (no CLIP, no ImageNet download).
+    Anything that does not fit (unknown config fields, no text-feature buffer, other keys or shapes) is a
+    ValueError that says what differs."""
+    try:
+        cfg = ModelConfig(**{**model_config, "pretrained": False})  # the weights come from the state dict
+    except TypeError as e:
+        raise ValueError(f"model.py: a model_config this model.py does not know: {e}") from e
+    if "text_features" not in state_dict:
+        raise ValueError("model.py: the state dict holds no 'text_features' buffer: not an EdgeModel checkpoint")
     model = build_model(cfg, text_features=state_dict["text_features"])
-    model.load_state_dict(state_dict)
+    try:
+        result = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as e:  # same names, other shapes
+        raise ValueError(f"model.py: the weights are of another model: {str(e)[:300]}") from e
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f"model.py: the weights are of another model: {len(result.missing_keys)} missing keys "
+                         f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
+                         f"(e.g. {result.unexpected_keys[:3]})")
     return model
 
 

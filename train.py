@@ -465,9 +465,8 @@ def main(args):
         scaler.load_state_dict(ckpt["scaler"])
         start_epoch, step, best_score = ckpt["epoch"], ckpt["step"], ckpt["best_score"]
         set_rng_state(ckpt["rng"][min(rank, len(ckpt["rng"]) - 1)])
-        if selector is not None:  # this rank's evidence since the last template choice (older files: rank 0's)
-            saved = ckpt["selector"] if isinstance(ckpt["selector"], list) else [ckpt["selector"]]
-            saved = saved[min(rank, len(saved) - 1)]
+        if selector is not None:  # this rank's evidence since the last template choice
+            saved = ckpt["selector"][min(rank, len(ckpt["selector"]) - 1)]
             selector.sums, selector.counts = saved["sums"], saved["counts"]
         if is_main:
             print(f"resumed from {args.resume}: epoch {start_epoch}, step {step}, best {best_score:.4f}")

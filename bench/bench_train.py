@@ -79,7 +79,7 @@ def bench_one(args):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MiB (Linux)
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    params = edge_model.count_parameters(model)["trainable"]
     return {"backbone": args.single, "device": str(device), "size": S, "batch": B, "amp": str(amp_dtype),
             "steps": args.steps, "images_per_s": round(B * args.steps / dt, 2),
             "s_per_step": round(dt / args.steps, 3), "peak_mem_mib": round(peak, 1),
