@@ -1,5 +1,6 @@
 """Issue 7: each cross-modal option from the related CLIP papers vs the paper's `product` fusion vs `none`,
 trained on the synthetic dataset with the same seed and budget, scored with the exact ODS of metrics.py.
+Extends the fusion ablations of paper Sec. 3.2 (Tables 1, 2, 4) with options from related papers.
 
     python bench/ablate.py                          # ~10-15 min on a 2-core CPU; writes bench/ablate.md
     python bench/ablate.py --epochs 1 --crop 64 --test-images 8 --only none product "prompts learned"

@@ -1,6 +1,7 @@
 """Throughput of the SBD training input pipeline: decode (jpg + packed label), augment (scale, pad, crop, flip),
 unpack to [K,H,W], collate. Writes a SEAL-layout folder of synthetic 375x500 scenes in a temporary directory
 (labels as `.bin` and as `.png`), then prints samples/s through a DataLoader with 0 and 2 workers.
+Measures the input pipeline of paper Sec. 4.1.1 (SBD labels) and Sec. 4.1.2 (augmentation).
 
     python bench/bench_data.py [--images 64] [--batch-size 8] [--crop 512] [--epochs 2]
 """

@@ -1,4 +1,5 @@
 """Benchmark the edge model per backbone: parameters, forward+backward time per image, peak memory.
+Measures the model of paper Sec. 3.1 (encoder, fusion of Sec. 3.2, decoder).
 
     python bench/bench_model.py                                   # CUDA if available, else CPU; 512x512
     python bench/bench_model.py --size 256 --backbones tiny resnet18 vgg16 resnet101 efficientnet_b7

@@ -1,4 +1,5 @@
 """Training-step throughput and peak memory per backbone (issue 6).
+Measures the training step of paper Sec. 4.1.2.
 
     python bench/bench_train.py                       # CUDA: 512x512, batch 8; CPU: 128x128, batch 2
     python bench/bench_train.py --backbones tiny resnet50 --size 256 --batch 4
