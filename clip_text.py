@@ -1,22 +1,23 @@
 """The frozen CLIP text side: BPE tokenizer, text transformer, OpenAI checkpoint, class-name embeddings.
 
-Paper Sec. 3.1.2: the class names are embedded by the frozen text encoder of CLIP ViT-B/32; its output
-f_T [K, D=512] is what the fusion F (Sec. 3.2) reads. Rebuilt from openai/CLIP (clip/simple_tokenizer.py's
-byte-level BPE, clip.py's `tokenize` / `load` / `_download`, model.py's `encode_text`) with torch + ftfy + regex
-only: OpenAI's `ViT-B-32.pt` (TorchScript or state dict, SHA-256 checked) loads one-to-one by key name, the
-architecture inferred from shapes, and gives the same features up to float rounding (always fp32, as OpenAI's
-CPU path; `scaled_dot_product_attention(is_causal=True)`; batch-first; no compute after the last end token).
+Paper Sec. 3.1.2: the class names T are embedded by the frozen text encoder E_T of CLIP ViT-B/32; its output
+f_T = E_T(T), (K, D=512), is what the fusion F (Sec. 3.2) reads. Rebuilt from openai/CLIP
+(clip/simple_tokenizer.py's byte-level BPE, clip.py's `tokenize` / `load` / `_download`, model.py's
+`encode_text`) with torch + ftfy + regex only: OpenAI's `ViT-B-32.pt` (TorchScript archive or state dict,
+SHA-256 checked) loads one-to-one by key name, the architecture inferred from shapes, and gives the same features
+up to float rounding (always fp32, as OpenAI's CPU path; `scaled_dot_product_attention(is_causal=True)`;
+batch-first; no compute after the last end token). Symbols as in model.py; E is the token width.
 
-Prompt options (issue 7, beyond the paper; `train.py --prompts`): PROMPT_TEMPLATES, `encode_prompt_bank`,
-`TemplateSelector` (a template per class from image evidence, CA-CL / MTA-CLIP), `PromptLearner` (CoOp).
+Reading a checkpoint never runs code from it: a TorchScript archive is read by a restricted unpickler that
+rebuilds its tensors from the zip's data/ records (`read_torchscript_tensors`; torch.jit.load would compile and
+run the archive's code), a state dict by torch.load(weights_only=True).
+
+Prompt templates beyond the bare name, prompt selection and learned prompts are in related_prompts.py.
 """
 import gzip
-import hashlib
 import html
 import os
-import urllib.error
-import urllib.request
-import warnings
+import pickle
 import zipfile
 from collections import OrderedDict
 from functools import lru_cache
@@ -26,6 +27,8 @@ import regex as re
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import files
 
 BPE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "bpe_simple_vocab_16e6.txt.gz")
 SOT_TOKEN, EOT_TOKEN = 49406, 49407  # <|startoftext|>, <|endoftext|>
@@ -122,9 +125,9 @@ def default_tokenizer():
 
 
 def tokenize(texts, context_length=CONTEXT_LENGTH, truncate=False):
-    """str | list[str] -> LongTensor [N, context_length]: start, BPE ids, end, zero padding."""
+    """str | list[str] -> LongTensor (number of texts, context_length): start, BPE ids, end, zero padding."""
     texts, tokenizer = [texts] if isinstance(texts, str) else texts, default_tokenizer()
-    result = torch.zeros(len(texts), context_length, dtype=torch.long)  # [N, L]
+    result = torch.zeros(len(texts), context_length, dtype=torch.long)  # (number of texts, L)
     for i, text in enumerate(texts):
         ids = [SOT_TOKEN] + tokenizer.encode(text) + [EOT_TOKEN]
         if len(ids) > context_length:
@@ -166,11 +169,11 @@ class CausalSelfAttention(nn.Module):
         self.out_proj = nn.Linear(width, width)
 
     def forward(self, x):
-        K, L, W = x.shape
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # 3 x [K, L, W]
-        q, k, v = (t.view(K, L, self.heads, W // self.heads).transpose(1, 2) for t in (q, k, v))  # [K, h, L, W/h]
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [K, h, L, W/h]; token i sees 0..i
-        return self.out_proj(y.transpose(1, 2).reshape(K, L, W))  # [K, L, W]
+        K, L, E = x.shape
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # 3 x (K, L, E)
+        q, k, v = (a.view(K, L, self.heads, E // self.heads).transpose(1, 2) for a in (q, k, v))  # (K, heads, L, .)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (K, heads, L, E/heads); token i sees 0..i
+        return self.out_proj(y.transpose(1, 2).reshape(K, L, E))  # (K, L, E)
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -185,8 +188,8 @@ class ResidualAttentionBlock(nn.Module):
         self.ln_2 = nn.LayerNorm(width)
 
     def forward(self, x):
-        x = x + self.attn(self.ln_1(x))  # [K, L, W]
-        return x + self.mlp(self.ln_2(x))  # [K, L, W]
+        x = x + self.attn(self.ln_1(x))  # (K, L, E)
+        return x + self.mlp(self.ln_2(x))  # (K, L, E)
 
 
 class Transformer(nn.Module):
@@ -199,7 +202,7 @@ class Transformer(nn.Module):
 
 
 class TextEncoder(nn.Module):
-    """CLIP's text tower, E_T of the paper: tokens [K, L] -> text features f_T [K, D]."""
+    """CLIP's text tower, E_T of the paper: tokens (K, L) -> text features f_T (K, D)."""
 
     def __init__(self, embed_dim=512, context_length=77, vocab_size=49408, width=512, heads=8, layers=12):
         super().__init__()
@@ -214,38 +217,39 @@ class TextEncoder(nn.Module):
 
     def init_parameters(self, generator=None):
         """OpenAI's initialisation (clip/model.py `initialize_parameters`), for the random encoder."""
-        W, n, g = self.width, self.layers, generator
+        E, n, g = self.width, self.layers, generator
         nn.init.normal_(self.token_embedding.weight, std=0.02, generator=g)
         nn.init.normal_(self.positional_embedding, std=0.01, generator=g)
         for block in self.transformer.resblocks:
-            nn.init.normal_(block.attn.in_proj_weight, std=W ** -0.5, generator=g)
-            nn.init.normal_(block.attn.out_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=g)
-            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * W) ** -0.5, generator=g)
-            nn.init.normal_(block.mlp.c_proj.weight, std=W ** -0.5 * (2 * n) ** -0.5, generator=g)
+            nn.init.normal_(block.attn.in_proj_weight, std=E ** -0.5, generator=g)
+            nn.init.normal_(block.attn.out_proj.weight, std=E ** -0.5 * (2 * n) ** -0.5, generator=g)
+            nn.init.normal_(block.mlp.c_fc.weight, std=(2 * E) ** -0.5, generator=g)
+            nn.init.normal_(block.mlp.c_proj.weight, std=E ** -0.5 * (2 * n) ** -0.5, generator=g)
             for bias in (block.attn.in_proj_bias, block.attn.out_proj.bias, block.mlp.c_fc.bias, block.mlp.c_proj.bias):
                 nn.init.zeros_(bias)
-        nn.init.normal_(self.text_projection, std=W ** -0.5, generator=g)
+        nn.init.normal_(self.text_projection, std=E ** -0.5, generator=g)
 
     def encode_from_embeddings(self, x, eot_index):
-        """Token embeddings x [K, L, W] (L <= context_length; positions are added here) and the index of
-        each sequence's end token [K] -> features [K, D]. Learnable prompt context (CoOp) enters here."""
-        K, L, W = x.shape
-        x = x + self.positional_embedding[:L]  # [K, L, W]
-        x = self.ln_final(self.transformer(x))  # [K, L, W]
-        x = x[torch.arange(K, device=x.device), eot_index]  # [K, W]: the end token has seen the whole text
-        return x @ self.text_projection  # [K, D]
+        """Token embeddings x (K, L, E) (L <= context_length; positions are added here) and the index of
+        each sequence's end token (K,) -> features (K, D). Learnable prompt context (CoOp) enters here."""
+        K, L, E = x.shape
+        x = x + self.positional_embedding[:L]  # (K, L, E)
+        x = self.ln_final(self.transformer(x))  # (K, L, E)
+        x = x[torch.arange(K, device=x.device), eot_index]  # (K, E): the end token has seen the whole text
+        return x @ self.text_projection  # (K, D)
 
     def forward(self, tokens):
-        eot_index = tokens.argmax(dim=-1)  # [K]: the end token 49407 is the largest id
-        tokens = tokens[:, :int(eot_index.max()) + 1]  # [K, L' <= L]: causal, so the padding after is irrelevant
-        return self.encode_from_embeddings(self.token_embedding(tokens), eot_index)  # [K, L', W] -> [K, D]
+        eot_index = tokens.argmax(dim=-1)  # (K,): the end token 49407 is the largest id
+        tokens = tokens[:, :int(eot_index.max()) + 1]  # (K, L' <= L): causal, so the padding after is irrelevant
+        return self.encode_from_embeddings(self.token_embedding(tokens), eot_index)  # (K, L', E) -> (K, D)
 
 
-def infer_architecture(state_dict):
+def infer_architecture(state_dict, source="state dict"):
     """Text-encoder hyperparameters from tensor shapes, as OpenAI's `build_model` does."""
     for key in ("text_projection", "positional_embedding", "token_embedding.weight", "ln_final.weight"):
         if key not in state_dict:
-            raise KeyError(f"CLIP state dict has no key {key!r}: is this an OpenAI CLIP checkpoint?")
+            raise RuntimeError(f"clip_text.py: {source} is not an OpenAI CLIP checkpoint: it has no key {key!r} "
+                               f"(it holds {len(state_dict)} tensors, e.g. {sorted(state_dict)[:3]}). {WHAT_TO_PASS}")
     width = state_dict["ln_final.weight"].shape[0]
     return dict(embed_dim=state_dict["text_projection"].shape[1],
                 context_length=state_dict["positional_embedding"].shape[0],
@@ -256,26 +260,22 @@ def infer_architecture(state_dict):
 
 def text_encoder_from_state_dict(state_dict, source="state dict"):
     """Build a TextEncoder from an OpenAI CLIP state dict (any dtype mix) and load it strictly, in fp32."""
-    state_dict = {k: v for k, v in state_dict.items() if not k.startswith("visual.") and k not in NON_TEXT_KEYS}
-    model = TextEncoder(**infer_architecture(state_dict))
+    state_dict = {k: v for k, v in state_dict.items()  # the causal mask is rebuilt here, never read from the file
+                  if not k.startswith("visual.") and k not in NON_TEXT_KEYS and not k.endswith(".attn_mask")}
+    model = TextEncoder(**infer_architecture(state_dict, source))
     expected = set(model.state_dict())
     missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
     if missing or unexpected:
         raise RuntimeError(f"{source} does not match CLIP's text encoder: missing keys {missing}, unexpected keys "
-                           f"{unexpected}; pass OpenAI's ViT-B-32.pt (TorchScript or state dict) or a file with "
-                           "its key names")
+                           f"{unexpected}. {WHAT_TO_PASS}")
     model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)  # fp16 weights -> fp32
     return model
 
 
 # ----------------------------------------------------------------------------- checkpoint files
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+WHAT_TO_PASS = (f"Pass OpenAI's ViT-B-32.pt (TorchScript archive or its state dict, from {MODELS['ViT-B/32']}) "
+                "with --clip-weights PATH, or --clip-weights ViT-B/32 to download it")
 
 
 def default_cache_dir():
@@ -284,47 +284,114 @@ def default_cache_dir():
 
 def download(url, cache_dir=None):
     """Fetch url into cache_dir unless a file with the right SHA-256 (the URL's second-to-last part) is there."""
-    from tqdm import tqdm
     cache_dir = cache_dir or default_cache_dir()
-    os.makedirs(cache_dir, exist_ok=True)
-    expected, target = url.split("/")[-2], os.path.join(cache_dir, os.path.basename(url))
+    target = os.path.join(cache_dir, os.path.basename(url))
     if os.path.exists(target) and not os.path.isfile(target):
         raise RuntimeError(f"{target} exists and is not a regular file; remove it")
-    if os.path.isfile(target):
-        if sha256_of(target) == expected:
-            return target
-        print(f"WARNING: {target} exists but its SHA-256 does not match {expected}; downloading it again")
-    partial = target + ".part"  # written first, renamed when complete: an interrupted download never looks done
     try:
-        with urllib.request.urlopen(url, timeout=60) as source, open(partial, "wb") as out:
-            size = source.info().get("Content-Length")
-            with tqdm(total=int(size) if size else None, unit="iB", unit_scale=True, ncols=80,
-                      desc=os.path.basename(url)) as bar:
-                for chunk in iter(lambda: source.read(1 << 16), b""):
-                    bar.update(out.write(chunk))
-    except (urllib.error.URLError, OSError) as e:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise RuntimeError(f"could not download the CLIP weights from {url} ({e}).\nWithout network: download that "
-                           f"file elsewhere and pass it with --clip-weights PATH (or put it at {target})") from e
-    got = sha256_of(partial)
-    if got != expected:
-        os.remove(partial)
-        raise RuntimeError(f"downloaded {url} but its SHA-256 is {got}, not {expected}; try again, "
-                           "or download it by hand and pass --clip-weights PATH")
-    os.replace(partial, target)
-    return target
+        return files.download_verified(url, url.split("/")[-2], target, "the CLIP weights")
+    except RuntimeError as e:
+        raise RuntimeError(f"{e}.\nWithout network: download {url} elsewhere and pass it with --clip-weights PATH "
+                           f"(or put it at {target})") from e
+
+
+class ScriptObject:
+    """Stands in for a class of a TorchScript archive (`__torch__.*`) while reading it: it only holds the
+    attributes the pickle stores (parameters, buffers, submodules, flags); nothing of the archive runs."""
+
+
+STORAGE_DTYPES = {f"{name}Storage": dtype for name, dtype in [  # storage class of a tensor record -> its dtype
+    ("Float", torch.float32), ("Half", torch.float16), ("BFloat16", torch.bfloat16), ("Double", torch.float64),
+    ("Long", torch.int64), ("Int", torch.int32), ("Short", torch.int16), ("Char", torch.int8),
+    ("Byte", torch.uint8), ("Bool", torch.bool)]}
+
+
+def rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+    """torch._utils._rebuild_tensor_v2's job, done by us: a view of the storage record, copied."""
+    return storage.as_strided(tuple(size), tuple(stride), offset).clone()
+
+
+class ArchiveUnpickler(pickle.Unpickler):
+    """Reads a TorchScript archive's data.pkl with an allow-list: `__torch__.*` classes become ScriptObject
+    subclasses, tensors are rebuilt from the zip's data/ records; any other class or function is refused."""
+
+    def __init__(self, archive, prefix, path):
+        super().__init__(archive.open(prefix + "data.pkl"))
+        self.archive, self.prefix, self.path = archive, prefix, path
+
+    def find_class(self, module, name):
+        if module == "__torch__" or module.startswith("__torch__."):
+            return type(name, (ScriptObject,), {})
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return rebuild_tensor
+        if (module, name) == ("collections", "OrderedDict"):
+            return OrderedDict  # the (empty) backward-hook dict of each tensor
+        if module == "torch" and name in STORAGE_DTYPES:
+            return STORAGE_DTYPES[name]
+        if module == "torch.jit._pickle" and (name.startswith("build_") or name == "restore_type_tag"):
+            return lambda value, *type_tag: value  # typed lists / dicts: the value as it is
+        raise pickle.UnpicklingError(f"clip_text.py: refused to read {self.path}: its pickle asks for "
+                                     f"{module}.{name}, which OpenAI's CLIP archive does not contain. {WHAT_TO_PASS}")
+
+    def persistent_load(self, pid):
+        kind, dtype, key, location, numel = pid  # ('storage', dtype, record name, device, number of elements)
+        data = bytearray(self.archive.read(f"{self.prefix}data/{key}"))
+        return torch.frombuffer(data, dtype=dtype)[:numel] if data else torch.empty(0, dtype=dtype)  # (numel,)
+
+
+def read_torchscript_tensors(path):
+    """Every tensor of a TorchScript archive, keyed by its dotted attribute path ("transformer.resblocks.0...."),
+    read WITHOUT running the archive's code (torch.jit.load would compile and run it)."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        prefix = next(n for n in names if n.endswith("data.pkl"))[:-len("data.pkl")]
+        if prefix + "byteorder" in names and archive.read(prefix + "byteorder").strip() != b"little":
+            raise RuntimeError(f"clip_text.py: {path} was written on a big-endian machine. {WHAT_TO_PASS}")
+        root = ArchiveUnpickler(archive, prefix, path).load()
+    if not isinstance(root, ScriptObject):
+        raise RuntimeError(f"clip_text.py: {path} is a TorchScript archive without a module. {WHAT_TO_PASS}")
+    state_dict, todo = {}, [("", root)]
+    while todo:  # walk the module tree: tensors are leaves, ScriptObjects submodules
+        prefix, obj = todo.pop()
+        for key, value in vars(obj).items():
+            if torch.is_tensor(value):
+                state_dict[prefix + key] = value
+            elif isinstance(value, ScriptObject):
+                todo.append((prefix + key + ".", value))
+    return state_dict
+
+
+def describe_bad_file(path):
+    """What kind of wrong file `path` is, for the error message."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head[:4] == b"PK\x03\x04":
+        return "a damaged or truncated zip archive (an interrupted download?)"
+    text = head and all(32 <= b < 127 or b in b"\t\r\n" for b in head)
+    return "an empty file" if not head else "a text file (an HTML error page instead of the download?)" if text \
+        else "neither a zip archive nor a PyTorch file"
 
 
 def read_checkpoint(path):
-    """OpenAI's TorchScript archive (a zip with constants.pkl, which torch.save never writes) or a state dict."""
-    if zipfile.is_zipfile(path) and any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist()):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated but is OpenAI's format
-            return torch.jit.load(path, map_location="cpu").state_dict()
-    state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state_dict, dict):
-        raise RuntimeError(f"{path} holds a {type(state_dict).__name__}, not a CLIP state dict")
+    """The tensors of OpenAI's TorchScript archive (a zip with constants.pkl and code/, which torch.save never
+    writes), read without running its code, or a state dict saved by torch.save (weights_only=True)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+            if any(n.endswith("/constants.pkl") for n in names) and any(n.endswith("/data.pkl") for n in names):
+                return read_torchscript_tensors(path)
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        if str(e).startswith("clip_text.py"):  # our own message (a refused archive)
+            raise RuntimeError(str(e)) from None
+        detail = str(e).splitlines()[0][:200] if str(e) else ""  # torch's advice to drop weights_only is left out
+        detail = f" ({type(e).__name__}: {detail})" if detail and "weights_only" not in detail else ""
+        raise RuntimeError(f"clip_text.py: cannot read {path}: it is {describe_bad_file(path)}{detail}. "
+                           f"{WHAT_TO_PASS}") from e
+    if not isinstance(state_dict, dict) or not all(torch.is_tensor(v) for v in state_dict.values()):
+        raise RuntimeError(f"clip_text.py: {path} holds a {type(state_dict).__name__} that is not a state dict of "
+                           f"tensors (a training checkpoint of another model?). {WHAT_TO_PASS}")
     return state_dict
 
 
@@ -356,22 +423,10 @@ def load_text_encoder(name_or_path="ViT-B/32", cache_dir=None):
     return model
 
 
-# ----------------------------------------------------------------------------- class names and prompts
+# ----------------------------------------------------------------------------- class names
 
 # Dataset names written as words CLIP has seen (SBD/VOC joins them; Cityscapes uses underscores).
 READABLE_NAMES = {"diningtable": "dining table", "pottedplant": "potted plant", "tvmonitor": "tv monitor"}
-
-PROMPT_TEMPLATES = {
-    "name": ["{}"],  # the paper: the class name alone
-    "photo": ["a photo of a {}."],
-    # the 7 ImageNet templates OpenAI's prompt-engineering notebook selected
-    "ensemble": ["itap of a {}.", "a bad photo of the {}.", "a origami {}.", "a photo of the large {}.",
-                 "a {} in a video game.", "art of the {}.", "a photo of the small {}."],
-    # a context prompt set for edges (CA-CL's "context prompt set", MTA-CLIP's context-specific prompts), written
-    # for boundaries: the set that `--prompts select` chooses from, one template per class (see TemplateSelector)
-    "context": ["{}", "a photo of a {}.", "the outline of a {}.", "the boundary of the {}.", "the edges of a {}.",
-                "a {} in a cluttered scene.", "a partly occluded {}.", "a close-up photo of a {}."],
-}
 
 
 def readable_name(raw):
@@ -380,120 +435,26 @@ def readable_name(raw):
 
 
 def encode_prompts(encoder, names, templates, readable=True):
-    """Every class name (made readable unless readable=False) in every template -> raw features [K, T, D]."""
+    """Every class name (made readable unless readable=False) in every template -> raw features (K, T_n, D)."""
     words = [readable_name(n) if readable else n for n in names]
-    tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # [K*T, L]
-    feats = encoder(tokens.to(encoder.text_projection.device)).float()  # [K*T, D]
-    return feats.view(len(words), len(templates), -1)  # [K, T, D]
+    tokens = tokenize([t.format(w) for w in words for t in templates], encoder.context_length)  # (K*T_n, L)
+    feats = encoder(tokens.to(encoder.text_projection.device)).float()  # (K*T_n, D)
+    return feats.view(len(words), len(templates), -1)  # (K, T_n, D)
 
 
 @torch.no_grad()
 def encode_class_names(encoder, names, templates=("{}",), normalize=True, readable=True):
-    """Class names -> f_T [K, D], computed once per (names, templates, normalize) and cached on the encoder.
-    normalize=True: per-prompt L2 normalisation, mean over templates, renormalised (CLIP's zero-shot recipe);
-    False: the mean of the raw features. The paper (Sec. 3.1.2) names neither prompts nor normalisation: we
-    read it as the name alone, unit-norm (the form CLIP and LSeg compare)."""
+    """The paper's class-name embedding f_T = E_T(T) (Sec. 3.1.2): class names -> (K, D), computed once per
+    (names, templates, normalize) and cached on the encoder. normalize=True: per-prompt L2 normalisation, mean
+    over templates, renormalised (CLIP's zero-shot recipe); False: the mean of the raw features. The paper names
+    neither prompts nor normalisation: we read it as the name alone, unit-norm (the form CLIP and LSeg compare)."""
     names, templates = list(names), list(templates)
     if not names or not templates:
         raise ValueError(f"encode_class_names needs class names and templates, got {names} and {templates}")
     key = (tuple(names), tuple(templates), bool(normalize), bool(readable), str(encoder.text_projection.device))
     if key not in encoder.feature_cache:
-        feats = encode_prompts(encoder, names, templates, readable)  # [K, T, D]
-        feats = (F.normalize(feats, dim=-1) if normalize else feats).mean(dim=1)  # [K, D]
-        encoder.feature_cache[key] = F.normalize(feats, dim=-1) if normalize else feats  # [K, D]
+        feats = encode_prompts(encoder, names, templates, readable)  # (K, T_n, D)
+        feats = (F.normalize(feats, dim=-1) if normalize else feats).mean(dim=1)  # (K, D)
+        encoder.feature_cache[key] = F.normalize(feats, dim=-1) if normalize else feats  # (K, D)
     return encoder.feature_cache[key].clone()
 
-
-# ------------------------------------------------- issue 7: prompt bank, selection, learned context (CoOp)
-
-@torch.no_grad()
-def encode_prompt_bank(encoder, names, templates, readable=True):
-    """Unit-norm features [K, T, D], one per class and template: what TemplateSelector chooses from."""
-    return F.normalize(encode_prompts(encoder, names, templates, readable), dim=-1)  # [K, T, D]
-
-
-def select_templates(bank, class_embeddings):
-    """bank [K, T, D], class_embeddings [K, D] -> per class the template t of largest cosine, LongTensor [K]."""
-    sim = torch.einsum("ktd,kd->kt", F.normalize(bank, dim=-1), F.normalize(class_embeddings, dim=-1))  # [K, T]
-    return sim.argmax(dim=1)  # [K]
-
-
-class TemplateSelector:
-    """Dynamic per-class prompt selection (CA-CL 2025; MTA-CLIP, ECCV 2024), adapted for edges: class k's
-    evidence is the pixel embedding [B, D, h, w] (f_I in the text space, trained by loss_contrast) averaged over
-    k's ground-truth EDGE pixels since the last choice; `choose()` takes the nearest template (unseen: kept)."""
-
-    def __init__(self, num_classes, dim):
-        self.sums = torch.zeros(num_classes, dim)  # [K, D]
-        self.counts = torch.zeros(num_classes)  # [K]
-
-    @torch.no_grad()
-    def update(self, pixel_embeddings, edges):
-        B, D, h, w = pixel_embeddings.shape
-        if self.sums.device != pixel_embeddings.device:  # accumulate where the model runs: no sync per step
-            self.sums, self.counts = self.sums.to(pixel_embeddings.device), self.counts.to(pixel_embeddings.device)
-        weight = F.adaptive_avg_pool2d(edges.float(), (h, w))  # [B, K, h, w]: edge fraction of each cell
-        x = F.normalize(pixel_embeddings.float(), dim=1)  # [B, D, h, w]
-        self.sums += torch.einsum("bkhw,bdhw->kd", weight, x)  # [K, D]
-        self.counts += weight.sum(dim=(0, 2, 3))  # [K]
-
-    def choose(self, bank, current):
-        """bank [K, T, D], current choice [K] -> new choice [K]; resets the accumulated evidence."""
-        sums, counts = self.sums.to(bank.device), self.counts.to(bank.device)
-        new = select_templates(bank, sums / counts.clamp(min=1e-6).unsqueeze(1))  # [K]
-        choice = torch.where(counts > 0, new, current.to(bank.device))  # [K]: unseen classes keep theirs
-        self.sums.zero_()
-        self.counts.zero_()
-        return choice.to(current.device)
-
-
-class PromptLearner(nn.Module):
-    """Learnable prompt context, CoOp (Zhou et al., IJCV 2022, Sec. 3.2, unified context): class k's prompt is
-    t_k = [V]_1 ... [V]_M [CLASS_k] "." with M learned token embeddings shared by all classes, run through the
-    FROZEN text transformer; only the context [M, W] is trained, here by the edge loss through the fusion (and
-    loss_contrast / loss_t2p) instead of CoOp's classification loss. The encoder is held but NOT a submodule
-    (its 63M weights stay out of the state dict; `_apply` moves it); encoder=None (evaluation): only ctx."""
-
-    def __init__(self, encoder, names, n_ctx=4, ctx_init=None, readable=True, width=512):
-        super().__init__()
-        object.__setattr__(self, "encoder", encoder)  # not a submodule, see the docstring
-        if encoder is None:  # for evaluation: ctx from the state dict, f_T from the model's buffer, no forward()
-            self.ctx = nn.Parameter(torch.zeros(n_ctx, width))
-            return
-        words = [readable_name(n) if readable else n for n in names]
-        tokens = tokenize(["X " * n_ctx + f"{w}." for w in words], encoder.context_length)  # [K, 77]: "X" = V_m
-        if not (tokens[:, 1:1 + n_ctx] == tokenize("X")[0, 1]).all():
-            raise RuntimeError("clip_text.PromptLearner: the placeholders did not tokenize to one token each")
-        eot_index = tokens.argmax(dim=-1)  # [K]
-        L = int(eot_index.max()) + 1  # the causal mask makes the padding after the last end token irrelevant
-        device = encoder.token_embedding.weight.device
-        with torch.no_grad():
-            embedding = encoder.token_embedding(tokens[:, :L].to(device)).float()  # [K, L, W]
-        self.register_buffer("token_prefix", embedding[:, :1].clone(), persistent=False)  # [K, 1, W]: start token
-        self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:].clone(), persistent=False)  # [K, L-1-M, W]
-        self.register_buffer("eot_index", eot_index.to(device), persistent=False)  # [K]
-        if ctx_init:  # e.g. "a photo of a": start from real words (CoOp's initialisation option)
-            init_tokens = tokenize(ctx_init)[0]
-            n = int(init_tokens.argmax()) - 1
-            if n != n_ctx:
-                raise ValueError(f"clip_text.PromptLearner: ctx_init {ctx_init!r} has {n} tokens, n_ctx is {n_ctx}")
-            with torch.no_grad():
-                ctx = encoder.token_embedding(init_tokens[1:1 + n_ctx].to(device))  # [M, W]
-        else:
-            ctx = torch.randn(n_ctx, encoder.width) * 0.02  # CoOp's random initialisation, N(0, 0.02^2)
-        self.ctx = nn.Parameter(ctx.float().clone())  # [M, W], the only trained tensor
-
-    def _apply(self, fn, recurse=True):
-        super()._apply(fn, recurse)
-        if self.encoder is not None:
-            self.encoder._apply(fn, recurse)  # the unregistered frozen encoder follows device and dtype moves
-        return self
-
-    def forward(self):
-        if self.encoder is None:
-            raise RuntimeError("clip_text.PromptLearner was rebuilt without the CLIP text encoder (evaluation): use "
-                               "the model's text_features buffer, or build the model with --clip-weights to train")
-        ctx = self.ctx.unsqueeze(0).expand(self.token_prefix.shape[0], -1, -1)  # [K, M, W]
-        x = torch.cat([self.token_prefix, ctx, self.token_suffix], dim=1)  # [K, L, W]: SOT, V_1..V_M, name, ., EOT
-        f_T = self.encoder.encode_from_embeddings(x, self.eot_index)  # [K, D], gradient flows to ctx only
-        return F.normalize(f_T.float(), dim=-1)  # [K, D], unit length like encode_class_names

@@ -1,17 +1,19 @@
 """Decoders D (Sec. 3.1.3): the paper's refinement path, and the CASENet head as the baseline.
 
-Both take the fused deepest feature `top` [B, C_top, h5, w5] (the output of fusion.py, Sec. 3.2.1)
-and the encoder features [c1, .., c5] with their strides, and return
-  logits [B, K, H, W] at the input resolution H = s1 * h1 (H x W must be a multiple of the
-  largest stride; model.py pads to that and crops back), and
-  side logits: a list of [B, K, H, W] maps for deep supervision (empty unless enabled).
+Both take the fused deepest feature `top` (B, C_top, h, w) (the output of fusion.py, Sec. 3.2.1)
+and the encoder features [c1, .., c5] with their strides s_1 .. s_5, and return
+  logits (B, K, H, W) at the input resolution H = s_1 * (height of c1) (H x W must be a multiple of
+  the largest stride; model.py pads to that and crops back), and
+  side logits: a list of (B, K, H, W) maps for deep supervision (empty unless enabled).
+Symbols as in model.py.
 
-`refine` (the paper, after SharpMask's refinement path, Pinheiro et al. ECCV 2016): starting from
-the mask encoding m = top, at each level i = 5 .. 1
-    s_i = conv3x3(c_i)          a separate convolution smooths the skip feature (none at level 5:
-                                c5 is already inside `top`),
-    m   = conv3x3(m) + s_i      a separate convolution smooths the mask encoding; combined by sum,
-    m   = deconv(m)             a transposed convolution doubles the resolution (stride s_i -> s_{i-1}),
+`refine` (the paper, after SharpMask's refinement path, Pinheiro et al. ECCV 2016): one refinement
+module R^i per level i = 5 .. 1 (RefineLevel), applied to the mask encoding m (m = top at level 5):
+    m = conv3x3(m) + conv3x3(c_i)   R^i smooths the mask encoding and the skip feature c_i with two
+                                    separate convolutions and combines them by sum (no skip at level 5:
+                                    c5 is already inside `top`),
+    m = deconv(m)                   then doubles the resolution with a transposed convolution
+                                    (stride s_i -> s_{i-1}, s_0 = 1),
 and a final 3x3 conv gives K logits at stride 1. Where two levels have the same stride (dilated
 ResNet, strides (2, 4, 8, 8, 8)) the "deconv" is a 3x3 conv, so the path follows `strides`.
 With deep supervision, each level's combined mask encoding also gives K side logits (1x1 conv,
@@ -24,7 +26,8 @@ skip feature's channels so that a small encoder gets a small decoder.
 `casenet` (Yu et al., CVPR 2017): 1-channel side outputs from c1, c2, c3 and a K-channel side
 output from `top` (CASENet's side-5; the text fusion works with it by feeding it the fused
 feature), bilinearly upsampled to H x W (CASENet uses deconvolutions), then the "shared
-concatenation" [side5_k, side1, side2, side3] per class and a grouped 1x1 conv (groups=K).
+concatenation" [side5_k, side1, side2, side3] per class and a grouped 1x1 conv (groups=K): class k's
+logit mixes only its own side-5 map and the three shared maps.
 With deep supervision its side logits are [side5] as in CASENet, which supervises side-5 and the
 fused output; the 1-channel sides are not supervised.
 """
@@ -46,47 +49,59 @@ def upsample_block(cin, cout, factor):
     )
 
 
+class RefineLevel(nn.Module):
+    """SharpMask's refinement module R^i for one level: smooth the skip feature, smooth the mask encoding,
+    combine them by sum, upsample to the next level's stride."""
+
+    def __init__(self, mask_channels, skip_channels, width, out_channels, factor):
+        super().__init__()
+        # created in this order (skip, mask, upsampling) so that a seeded model draws its weights as before
+        self.smooth_skip = conv_bn_relu(skip_channels, width) if skip_channels else None  # none at level 5
+        self.smooth_mask = conv_bn_relu(mask_channels, width)
+        self.up = upsample_block(width, out_channels, factor)
+
+    def combine(self, m, skip):
+        """Mask encoding m (B, C_m, H/s_i, W/s_i) and skip c_i (B, C_i, H/s_i, W/s_i) or None -> (B, width, ...)."""
+        m = self.smooth_mask(m)  # (B, width, H/s_i, W/s_i)
+        if skip is not None:
+            m = m + self.smooth_skip(skip)  # combined with the smoothed skip c_i
+        return m
+
+
 class RefineDecoder(nn.Module):
-    """The refinement path of Sec. 3.1.3, deconv x2 per level."""
+    """The refinement path of Sec. 3.1.3: R^5 .. R^1, deconv x2 per level, then a 3x3 classifier."""
 
     def __init__(self, channels, strides, in_channels_top, num_classes, deep_supervision=False,
                  widths=(32, 64, 128, 256, 256), out_width=32):
         super().__init__()
         self.strides = tuple(strides)
-        widths = [min(w, c) for w, c in zip(widths, channels)]
+        widths = [min(width, c) for width, c in zip(widths, channels)]  # levels 1 .. 5
         out_width = min(out_width, widths[0])
-        # list index j = 0..4 is paper level i = 5 - j (top first); smooth_skip has levels 4..1
-        self.smooth_skip = nn.ModuleList()
-        self.smooth_mask = nn.ModuleList()
-        self.up = nn.ModuleList()
+        # per level, top (5) first: its width, its skip's channels, the width below it, s_i / s_{i-1} (s_0 = 1)
+        level_widths = widths[::-1]
+        skip_channels = [0, *channels[3::-1]]  # none at level 5: c5 is already inside `top`; then c4 .. c1
+        widths_below = [*level_widths[1:], out_width]
+        factors = [s // s_below for s, s_below in zip(strides[::-1], [*strides[3::-1], 1])]
+        self.levels = nn.ModuleList()  # R^5 first, R^1 last
         mask_in = in_channels_top
-        next_strides = [1] + list(strides[:4])  # the stride below each level: s_{i-1}, s_0 = 1
-        for i in range(5, 0, -1):  # paper level i, top (5) to bottom (1)
-            width = widths[i - 1]
-            if i < 5:
-                self.smooth_skip.append(conv_bn_relu(channels[i - 1], width))
-            self.smooth_mask.append(conv_bn_relu(mask_in, width))
-            out = widths[i - 2] if i > 1 else out_width
-            factor = strides[i - 1] // next_strides[i - 1]
-            self.up.append(upsample_block(width, out, factor))
-            mask_in = out
+        for width, skip, below, factor in zip(level_widths, skip_channels, widths_below, factors):
+            self.levels.append(RefineLevel(mask_in, skip, width, below, factor))
+            mask_in = below
         self.classifier = nn.Conv2d(out_width, num_classes, 3, padding=1)
         self.side = None  # deep supervision: a 1x1 conv to K logits on each level's mask encoding, 5 .. 1
         if deep_supervision:
-            self.side = nn.ModuleList(nn.Conv2d(widths[i - 1], num_classes, 1) for i in range(5, 0, -1))
+            self.side = nn.ModuleList(nn.Conv2d(width, num_classes, 1) for width in level_widths)
 
     def forward(self, top, feats):
-        B, _, h1, w1 = feats[0].shape
-        H, W = h1 * self.strides[0], w1 * self.strides[0]
-        m, side_logits = top, []  # the mask encoding, (B, C_top, H/s5, W/s5)
-        for j, i in enumerate(range(5, 0, -1)):
-            m = self.smooth_mask[j](m)  # (B, width_i, H/s_i, W/s_i)
-            if i < 5:
-                m = m + self.smooth_skip[j - 1](feats[i - 1])  # combine with the smoothed skip c_i
-            if self.side is not None:
-                side = self.side[j](m)  # (B, K, H/s_i, W/s_i)
-                side_logits.append(F.interpolate(side, size=(H, W), mode="bilinear", align_corners=False))
-            m = self.up[j](m)  # deconv: (B, width_{i-1}, H/s_{i-1}, W/s_{i-1})
+        H, W = feats[0].shape[2] * self.strides[0], feats[0].shape[3] * self.strides[0]
+        skips = [None, feats[3], feats[2], feats[1], feats[0]]  # levels 5 .. 1: c5 is already inside `top`
+        sides = self.side if self.side is not None else [None] * len(self.levels)
+        m, side_logits = top, []  # the mask encoding, (B, C_top, H/s_5, W/s_5)
+        for level, skip, side in zip(self.levels, skips, sides):
+            m = level.combine(m, skip)  # (B, width_i, H/s_i, W/s_i)
+            if side is not None:
+                side_logits.append(F.interpolate(side(m), size=(H, W), mode="bilinear", align_corners=False))
+            m = level.up(m)  # deconv: (B, width_{i-1}, H/s_{i-1}, W/s_{i-1})
         return self.classifier(m), side_logits  # (B, K, H, W), list of (B, K, H, W)
 
 

@@ -1,18 +1,20 @@
 """Image encoders E_I (Sec. 3.1.1): torchvision backbones that return five feature maps.
 
-Every encoder maps an ImageNet-normalised image [B, 3, H, W] to a list of five features
-[c1, c2, c3, c4, c5] with `.channels` (five ints) and `.strides` (five ints, (2, 4, 8, 16, 32)
-by default). c5 is the deepest feature f_I on which the cross-modal fusion works (Sec. 3.2.1);
+Every encoder maps an ImageNet-normalised image (B, 3, H, W) to a list of five features
+[c1, c2, c3, c4, c5], c_i of shape (B, C_i, H/s_i, W/s_i), with `.channels` (the five C_i) and
+`.strides` (the five s_i, (2, 4, 8, 16, 32) by default). Symbols as in model.py.
+c5 is the deepest feature f_I on which the cross-modal fusion works (Sec. 3.2.1);
 c1..c4 are the skip features of the refinement decoder (Sec. 3.1.3).
 
 ImageNet normalisation is NOT done here: `model.EdgeModel.forward` takes images in [0, 1] and
 normalises them exactly once, before calling the encoder.
 
-Backbones (the paper initialises every encoder from ImageNet, Sec. 4.1.2):
-- `vgg16`: torchvision's VGG-16 *with batch norm* (vgg16_bn). The paper does not say which; we
-  take the BN version so that VGG trains with the same recipe (lr, batch size) as the ResNets and
-  EfficientNets, which all have BN. `vgg16_plain` is the original BN-free VGG-16 (as in HED and
-  CASENet-VGG). Stage i is conv block i followed by its max-pool, so c_i has stride 2^i.
+Backbones (Table 3; the paper initialises every encoder from ImageNet, Sec. 4.1.2, although Sec. 4.3.1
+mentions COCO pre-training: we follow Sec. 4.1.2):
+- `vgg16`: torchvision's VGG-16 (Simonyan & Zisserman), without batch norm: the network the paper
+  names (Table 3) and the one HED and CASENet-VGG use. `vgg16_bn`: torchvision's VGG-16 with batch
+  norm, an option of ours for when the BN-free network trains badly with the ResNet recipe.
+  Stage i is conv block i followed by its max-pool, so c_i has stride 2^i.
 - `resnet18`, `resnet50`, `resnet101`: c1 = conv1 (stride 2), c2..c5 = layer1..layer4.
   `output_stride=8` (or 16) dilates layer3/layer4 instead of striding them, as CASENet and
   DeepLab do (ResNet-50/101 only: torchvision's BasicBlock cannot dilate); strides become
@@ -80,7 +82,7 @@ class StagedEncoder(nn.Module):
     def forward(self, x):
         feats = []
         for stage in self.stages:
-            x = stage(x)  # (B, C_i, H / s_i, W / s_i)
+            x = stage(x)  # (B, C_i, H/s_i, W/s_i)
             feats.append(x)
         return feats
 
@@ -152,9 +154,9 @@ def efficientnet_encoder(builder, weights, pretrained=True):
 BACKBONES = {
     "tiny": tiny_encoder,
     "vgg16": lambda pretrained, output_stride: vgg_encoder(
-        tvm.vgg16_bn, tvm.VGG16_BN_Weights.IMAGENET1K_V1, pretrained),
-    "vgg16_plain": lambda pretrained, output_stride: vgg_encoder(
         tvm.vgg16, tvm.VGG16_Weights.IMAGENET1K_V1, pretrained),
+    "vgg16_bn": lambda pretrained, output_stride: vgg_encoder(
+        tvm.vgg16_bn, tvm.VGG16_BN_Weights.IMAGENET1K_V1, pretrained),
     "resnet18": lambda pretrained, output_stride: resnet_encoder(
         tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1, pretrained, output_stride),
     "resnet50": lambda pretrained, output_stride: resnet_encoder(
@@ -171,6 +173,9 @@ for _i in range(8):
 
 def build_encoder(name, pretrained=True, output_stride=32):
     """Build the encoder `name` (see BACKBONES). output_stride != 32 only for resnet50/101."""
+    if name == "vgg16_plain":
+        raise ValueError("encoders.py: backbone 'vgg16_plain' is now called 'vgg16' (torchvision's VGG-16 without "
+                         "batch norm); use vgg16, or vgg16_bn for the batch-norm variant")
     if name not in BACKBONES:
         raise ValueError(f"encoders.py: unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if output_stride != 32 and not name.startswith("resnet"):

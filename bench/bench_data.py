@@ -1,6 +1,8 @@
 """Throughput of the SBD training input pipeline: decode (jpg + packed label), augment (scale, pad, crop, flip),
-unpack to [K,H,W], collate. Writes a SEAL-layout folder of synthetic 375x500 scenes in a temporary directory
-(labels as `.bin` and as `.png`), then prints samples/s through a DataLoader with 0 and 2 workers.
+unpack to (K, H, W), collate. Writes a SEAL-layout folder of synthetic 375x500 scenes in a temporary directory
+(labels as `.bin` and as `.png`), then prints samples/s through a DataLoader with 0 and 2 workers, and the
+samples/s of ONE core (no worker, one torch thread): the number of DataLoader workers a GPU needs is its training
+images/s (bench/gpu_check.py) divided by that figure.
 Measures the input pipeline of paper Sec. 4.1.1 (SBD labels) and Sec. 4.1.2 (augmentation).
 
     python bench/bench_data.py [--images 64] [--batch-size 8] [--crop 512] [--epochs 2]
@@ -16,29 +18,32 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import datasets  # noqa: E402
+from files import write_list  # noqa: E402
+from labels import edge_bits, write_label  # noqa: E402
+from synthetic import SyntheticEdges  # noqa: E402
+from transforms import TrainTransform, to_sample  # noqa: E402
 
 
 def write_folder(root, num_images):
     """SEAL layout: image/<name>.jpg, label_inst/<name>.bin and .png, lists train_inst.txt / train_png.txt."""
     os.makedirs(os.path.join(root, "image"))
     os.makedirs(os.path.join(root, "label_inst"))
-    scenes = datasets.SyntheticEdges(num_images, (375, 500), num_classes=8, seed=0)
+    scenes = SyntheticEdges(num_images, (375, 500), num_classes=8, seed=0)
     lines = {"bin": [], "png": []}
     for i in range(num_images):
         image, classes, instances = scenes.scene(i)
         name = f"2008_{i:06d}"
         Image.fromarray(image).save(os.path.join(root, "image", name + ".jpg"), quality=90)
-        bits = datasets.edge_bits(instances, classes, radius=2)
+        bits = edge_bits(instances, classes, radius=2)
         for fmt in lines:
-            datasets.write_label(os.path.join(root, "label_inst", f"{name}.{fmt}"), bits)
-            lines[fmt].append(f"image/{name}.jpg label_inst/{name}.{fmt}\n")
+            write_label(os.path.join(root, "label_inst", f"{name}.{fmt}"), bits)
+            lines[fmt].append((f"image/{name}.jpg", f"label_inst/{name}.{fmt}"))
     for fmt, rows in lines.items():
-        with open(os.path.join(root, f"train_{fmt}.txt"), "w") as f:
-            f.writelines(rows)
+        write_list(os.path.join(root, f"train_{fmt}.txt"), rows)
 
 
 def measure(root, fmt, workers, args):
-    ds = datasets.SBDEdges(root, "train", transform=datasets.TrainTransform(crop=args.crop),
+    ds = datasets.SBDEdges(root, "train", transform=TrainTransform(crop=args.crop),
                            list_file=os.path.join(root, f"train_{fmt}.txt"))
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=workers,
                                          drop_last=True, persistent_workers=workers > 0)
@@ -54,7 +59,7 @@ def measure(root, fmt, workers, args):
 def stages(root, fmt, args):
     """Milliseconds per sample of each stage, in this process (no DataLoader)."""
     ds = datasets.SBDEdges(root, "train", list_file=os.path.join(root, f"train_{fmt}.txt"))
-    t = datasets.TrainTransform(crop=args.crop)
+    t = TrainTransform(crop=args.crop)
     ms = {"decode": 0.0, "augment": 0.0, "unpack": 0.0, "collate": 0.0}
     samples = []
     for i in range(len(ds)):
@@ -63,7 +68,7 @@ def stages(root, fmt, args):
         t1 = time.perf_counter()
         image, bits = t(image, bits)
         t2 = time.perf_counter()
-        samples.append(datasets.to_sample(image, bits, ds.num_classes, ds.names[i], i))
+        samples.append(to_sample(image, bits, ds.num_classes, ds.names[i], i))
         t3 = time.perf_counter()
         ms["decode"], ms["augment"], ms["unpack"] = ms["decode"] + t1 - t0, ms["augment"] + t2 - t1, \
             ms["unpack"] + t3 - t2
@@ -89,12 +94,12 @@ def main():
         write_folder(root, args.images)
         for fmt in ("bin", "png"):
             print(f"labels .{fmt}  ms per sample: {stages(root, fmt, args)}")
-            for workers, threads in ((0, threads_default), (0, 1), (2, threads_default)):
+            for row, (workers, threads) in enumerate(((0, threads_default), (0, 1), (2, threads_default))):
                 torch.set_num_threads(threads)  # main-process collate is a torch op: its threads matter
                 rate, batch = measure(root, fmt, workers, args)
                 shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if torch.is_tensor(v))
                 print(f"labels .{fmt}  workers {workers}, main torch threads {threads}: {rate:6.1f} samples/s  "
-                      f"({shapes})")
+                      f"({shapes})" + ("  <- one core" if row == 1 else ""))
             torch.set_num_threads(threads_default)
 
 

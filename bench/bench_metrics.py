@@ -9,7 +9,7 @@ PNGs evaluate.py writes. Protocol: preset "sbd" (99 thresholds, thin mode,
 max_dist 0.02, 5-px margin). Prints core-seconds per image (one process, so
 wall = core time), the projection for the 2857-image SBD test set on 1 and 16
 cores, where the time goes (thinning vs matching), and the gap between the
-fast approximation (ApproxEdgeF) and the exact ODS on the same data.
+fast approximation (validation.ApproxEdgeF) and the exact ODS on the same data.
 
     python bench/bench_metrics.py [--images 20] [--check]
 
@@ -26,6 +26,9 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import metrics  # noqa: E402
+from matching import count_thresholds  # noqa: E402
+from thinning import thin, thin_thresholds  # noqa: E402
+from validation import ApproxEdgeF  # noqa: E402
 
 
 def class_map(rng, H, W, present):
@@ -88,7 +91,7 @@ def independent_counts(pred, gt, protocol):
     for k in range(K):
         gy, gx = np.nonzero(gt[k])
         for i, t in enumerate(metrics.thresholds_for(protocol.nthresh)):
-            b = metrics.thin(pred[k] >= t)
+            b = thin(pred[k] >= t)
             py, px = np.nonzero(b)
             m = 0
             if len(py) and len(gy):
@@ -96,6 +99,24 @@ def independent_counts(pred, gt, protocol):
                 m = int((maximum_bipartite_matching(csr_matrix(d2 <= r * r), perm_type="column") >= 0).sum())
             out[k, :, i] = [m, len(gy), m, len(py)]
     return out
+
+
+def timed_counts(pred, gt, protocol, timings):
+    """metrics.evaluate_image's loop (no skipped classes in the sbd preset), timed around its two steps:
+    threshold + thin (thinning.thin_thresholds) and matching (matching.count_thresholds)."""
+    pred, gt, _ = metrics.prepare_inputs(pred, gt, protocol)
+    K, H, W = gt.shape
+    thresholds = metrics.thresholds_for(protocol.nthresh)
+    radius = protocol.max_dist * np.hypot(H, W)
+    counts = np.zeros((K, 4, len(thresholds)), dtype=np.int64)
+    for k in range(K):
+        t0 = time.process_time()  # core time, like the per-image figure (wall time varies with the load)
+        maps = thin_thresholds(pred[k], thresholds, protocol.mode == "thin")
+        t1 = time.process_time()
+        counts[k] = count_thresholds(maps, gt[k], radius)
+        timings["thin"] = timings.get("thin", 0.0) + t1 - t0
+        timings["match"] = timings.get("match", 0.0) + time.process_time() - t1
+    return counts
 
 
 def main():
@@ -111,23 +132,31 @@ def main():
     timings = {}
     t0 = time.process_time()
     w0 = time.perf_counter()
-    for i, (pred, gt, _) in enumerate(data):
-        counts, evaluated = metrics.evaluate_image(pred, gt, protocol, timings=timings)
-        bench.add_counts(counts, evaluated, name=str(i))
+    all_counts = []
+    for pred, gt, _ in data:
+        counts, evaluated = metrics.evaluate_image(pred, gt, protocol)
+        bench.add_counts(counts, evaluated)
+        all_counts.append(counts)
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    n_split = min(len(data), 4)  # where the time goes, timed around the two steps on a few images
+    for (pred, gt, _), counts in zip(data[:n_split], all_counts):
+        assert (timed_counts(pred, gt, protocol, timings) == counts).all()
     res = bench.compute()
     n = args.images
     per = cpu / n
     print(f"protocol: {metrics.describe(protocol)}")
-    print(f"images: {n} of 320x480, 20 classes, {sum(int(g.any(axis=(1, 2)).sum()) for _, g, _ in data)} (image, class) pairs with GT")
+    pairs = sum(int(g.any(axis=(1, 2)).sum()) for _, g, _ in data)
+    print(f"images: {n} of 320x480, 20 classes, {pairs} (image, class) pairs with GT")
     print(f"core-seconds per image: {per:.3f}  (wall {wall / n:.3f} s/image, one process)")
-    print(f"projected SBD test (2857 images): {2857 * per / 3600:.2f} h on 1 core, {2857 * per / 16 / 60:.1f} min on 16 cores")
+    print(f"projected SBD test (2857 images): {2857 * per / 3600:.2f} h on 1 core, "
+          f"{2857 * per / 16 / 60:.1f} min on 16 cores")
     tot = timings["thin"] + timings["match"]
-    print(f"split: thresholding+thinning {timings['thin'] / n:.3f} s/image ({100 * timings['thin'] / tot:.0f}%), "
-          f"matching {timings['match'] / n:.3f} s/image ({100 * timings['match'] / tot:.0f}%)")
+    print(f"split (first {n_split} images): thresholding+thinning {timings['thin'] / n_split:.3f} s/image "
+          f"({100 * timings['thin'] / tot:.0f}%), matching {timings['match'] / n_split:.3f} s/image "
+          f"({100 * timings['match'] / tot:.0f}%)")
     print(f"exact: mean ODS {res['mean_ODS']:.4f}  OIS {res['mean_OIS']:.4f}  AP {res['mean_AP']:.4f}")
     import torch
-    approx = metrics.ApproxEdgeF(20, max_dist=protocol.max_dist)
+    approx = ApproxEdgeF(20, max_dist=protocol.max_dist)
     for pred, gt, _ in data:
         pred, gt, _ = metrics.prepare_inputs(pred, gt, protocol)  # the same margin crop as the exact benchmark
         approx.update(torch.from_numpy(pred[None]).float(), torch.from_numpy(gt[None]))

@@ -33,7 +33,7 @@ def get_args_parser():
     p.add_argument("--steps", type=int, default=3, help="timed steps (after --warmup untimed ones)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (oneDNN / cuDNN pick their kernels)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--fusion", default="product", help="fusion.FUSIONS name")
+    p.add_argument("--fusion", default="product", help="a name of model.FUSIONS")
     p.add_argument("--decoder", default="refine", help="refine | casenet")
     p.add_argument("--num-classes", type=int, default=20, help="K (20 for SBD)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

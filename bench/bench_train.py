@@ -1,11 +1,11 @@
-"""Training-step throughput and peak memory per backbone (issue 6).
-Measures the training step of paper Sec. 4.1.2.
+"""Training-step throughput and peak memory per backbone: the training step of paper Sec. 4.1.2.
 
     python bench/bench_train.py                       # CUDA: 512x512, batch 8; CPU: 128x128, batch 2
     python bench/bench_train.py --backbones tiny resnet50 --size 256 --batch 4
 
 One training step is exactly train.py's: autocast forward (bf16 on CUDA), the loss terms,
-backward, Adam step; channels-last and cudnn.benchmark on CUDA. Random image encoder weights
+backward, Adam step (fused on CUDA); channels-last, TF32 and cudnn.benchmark on CUDA
+(reproducibility.configure_backends, as train.py). Random image encoder weights
 and random text features (the speed does not depend on them; nothing is downloaded).
 Images are random, edges sparse random. Each backbone runs in a fresh subprocess, so the
 peak memory (CUDA: torch.cuda.max_memory_allocated; CPU: the process's peak RSS) is its own.
@@ -31,15 +31,17 @@ def bench_one(args):
     """Time args.steps training steps of one backbone; return a dict of figures."""
     import losses
     import model as edge_model
+    from inference import amp_dtype as amp_dtype_of
+    from reproducibility import configure_backends
     from train import outputs_to_float
 
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda = device.type == "cuda"
-    amp_dtype = torch.bfloat16 if (cuda and args.amp == "bf16") else None
+    amp_dtype = amp_dtype_of(args.amp, device) if cuda else None  # CPU runs fp32
     torch.manual_seed(0)
-    torch.backends.cudnn.benchmark = cuda
+    configure_backends(device)
     K = args.classes
     cfg = edge_model.ModelConfig(backbone=args.single, fusion=args.fusion, decoder="refine", num_classes=K,
                                  class_names=[f"class{k}" for k in range(K)], pretrained=False,
@@ -48,7 +50,8 @@ def bench_one(args):
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     criterion = losses.EdgeCriterion(loss="reweighted")
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=5e-4)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=5e-4,
+                                 fused=True if cuda else None)
     B, S = args.batch, args.size
     images = torch.rand(B, 3, S, S, device=device)
     if cuda:

@@ -82,7 +82,7 @@ def check_tokenizer(args, open_clip):
     n = len(texts)
     print("tokenizer: OpenAI's special-token literals are spelled as open_clip's on its side (see as_open_clip_text)")
     print(f"tokenizer: {n} strings ({len(HAND_PICKED)} hand-picked, {args.fuzz} random; {long_texts} longer than 77 "
-          f"tokens): BPE ids equal {ids_equal}/{n}, tokenize() [N,77] tensors equal {tensors_equal}/{n}, "
+          f"tokens): BPE ids equal {ids_equal}/{n}, tokenize() (number of texts, 77) tensors equal {tensors_equal}/{n}, "
           f"decode equal {decodes_equal}/{n}")
     for text in mismatches[:5]:
         print("  MISMATCH:", repr(text[:80]))
@@ -97,7 +97,7 @@ def check_encoder(args, open_clip):
             if not name.startswith("visual.") and (name.endswith("bias") or ".ln_" in name or "ln_final" in name):
                 p.add_(0.1 * torch.randn_like(p))
     texts = HAND_PICKED[:30] + random_strings(34, seed=99)
-    tokens = clip_text.tokenize(texts, truncate=True)  # [64, 77]
+    tokens = clip_text.tokenize(texts, truncate=True)  # (64, 77)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "open_clip_vit_b32_random.pt")
         torch.save(model.state_dict(), path)  # OpenAI key names, visual.* and logit_scale included
@@ -108,8 +108,8 @@ def check_encoder(args, open_clip):
         ours_fp16 = clip_text.load_text_encoder(path).to(args.device)
     model = model.to(args.device)
     with torch.no_grad():
-        f_theirs = model.encode_text(tokens.to(args.device)).float()  # [64, 512]
-        f_ours = ours(tokens.to(args.device))  # [64, 512]
+        f_theirs = model.encode_text(tokens.to(args.device)).float()  # (64, 512)
+        f_ours = ours(tokens.to(args.device))  # (64, 512)
         ref = {k: v.float() for k, v in fp16.items()}  # open_clip with the same fp16-rounded weights
         model.load_state_dict(ref)
         f_theirs16, f_ours16 = model.encode_text(tokens.to(args.device)).float(), ours_fp16(tokens.to(args.device))

@@ -43,6 +43,18 @@ def test_bad_names_and_options_say_what_is_valid():
         encoders.build_encoder("tiny", pretrained=True)
 
 
+def test_vgg16_is_torchvision_vgg16_without_bn_and_vgg16_bn_has_it():
+    plain, bn = (encoders.build_encoder(n, pretrained=False) for n in ("vgg16", "vgg16_bn"))
+    count = lambda enc, kind: sum(isinstance(m, kind) for m in enc.modules())  # noqa: E731
+    assert count(plain, torch.nn.BatchNorm2d) == 0 and count(bn, torch.nn.BatchNorm2d) == 13
+    assert count(plain, torch.nn.Conv2d) == count(bn, torch.nn.Conv2d) == 13
+    reference = tvm.vgg16(weights=None).features  # the same layers as torchvision's VGG-16, in the same order
+    assert [type(m) for m in plain.stages.modules() if not isinstance(m, (torch.nn.Sequential, torch.nn.ModuleList))] \
+        == [type(m) for m in reference]
+    with pytest.raises(ValueError, match="use vgg16"):
+        encoders.build_encoder("vgg16_plain", pretrained=False)
+
+
 def _no_download(*args, **kwargs):
     raise urllib.error.URLError("no network in the test")
 

@@ -1,4 +1,7 @@
-"""fusion.py: shapes of every variant, the recalibration form of Eq. (3-5), the LSeg cosine formula."""
+"""fusion.py: shapes of every variant, Eq. (3-3) - (3-5) by hand (ReLU included), the recalibration form of our
+SE-style reading, the LSeg cosine formula, and the identifiability statement: any text can be made to compute what
+any other text computes."""
+import copy
 import math
 
 import pytest
@@ -16,7 +19,7 @@ def test_shapes_and_gradients(name):
     f_T = torch.randn(K, D)  # a buffer in the model: no grad
     out = fu(f_I, f_T)
     assert tuple(out.shape) == (B, fu.out_channels, h, w)
-    expected = {"lseg": K, "pixel_text_alignment": C + K}.get(name, C)  # K maps, or f_I with K maps appended
+    expected = {"lseg": K, "product_spatial": K * 8}.get(name, C)  # K cosine maps, or K*M mask channels
     assert fu.out_channels == expected
     out.square().sum().backward()
     assert f_I.grad is not None and f_T.grad is None
@@ -59,4 +62,64 @@ def test_lseg_equals_the_cosine_formula_on_a_hand_made_case():
 def test_unknown_fusion_lists_the_choices():
     with pytest.raises(ValueError, match="product_diff") as e:
         fusion.build_fusion("sum", 4, 4, 2)
-    assert "lseg" in str(e.value) and "fusion.py" in str(e.value)
+    assert "lseg" in str(e.value) and "product_spatial" in str(e.value) and "fusion.py" in str(e.value)
+    assert "cross_attention" not in fusion.FUSIONS  # the related-paper fusions live in related_fusion.py
+
+
+def hand_made(name, C=6, D=5, K=3, M=4, B=2):
+    """A fusion with random weights, random inputs, and FC_I's pre-activation with entries of both signs."""
+    torch.manual_seed(3)
+    fu = fusion.build_fusion(name, C, D, K, fusion_dim=M)
+    with torch.no_grad():
+        fu.scale.fill_(0.7)
+    return fu, torch.randn(B, C, 3, 4), torch.randn(K, D)
+
+
+def test_product_equals_eq_3_3_to_3_5_by_hand_relu_included():
+    fu, f_I, f_T = hand_made("product")
+    Wt, bt = fu.fc_text.weight, fu.fc_text.bias
+    Wi, bi = fu.fc_image.weight, fu.fc_image.bias
+    Wo, bo = fu.fc_out.weight, fu.fc_out.bias
+    with torch.no_grad():
+        t = (f_T @ Wt.T + bt).flatten()  # Eq. (3-3), (K*M,)
+        pre = f_I.mean(dim=(2, 3)) @ Wi.T + bi  # FC_I(GAP(f_I)), (B, K*M)
+        assert (pre < 0).any() and (pre > 0).any()  # the ReLU matters on this case
+        g = pre.clamp(min=0)  # Eq. (3-4)
+        s = torch.sigmoid((t * g) @ Wo.T + bo)  # (B, C)
+        expected = f_I + 0.7 * f_I * s[:, :, None, None]  # Eq. (3-5), our SE-style reading
+        torch.testing.assert_close(fu(f_I, f_T), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_product_spatial_is_the_literal_reading_by_hand_relu_included():
+    fu, f_I, f_T = hand_made("product_spatial")
+    Wt, bt = fu.fc_text.weight, fu.fc_text.bias
+    Wi, bi = fu.fc_image.weight[:, :, 0, 0], fu.fc_image.bias
+    with torch.no_grad():
+        t = (f_T @ Wt.T + bt).flatten()  # Eq. (3-3), (K*M,)
+        pre = torch.einsum("bchw,oc->bohw", f_I, Wi) + bi[:, None, None]  # FC_I at every pixel, (B, K*M, h, w)
+        assert (pre < 0).any() and (pre > 0).any()
+        expected = 0.7 * t[None, :, None, None] * pre.clamp(min=0)  # Eq. (3-4), (3-5): (t ⊙ ReLU(.)) × C_learn
+        out = fu(f_I, f_T)
+    assert out.shape == (2, 3 * 4, 3, 4) and fu.out_channels == 12
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["product", "product_spatial", "product_diff", "concat_diff"])
+def test_any_text_can_compute_what_any_other_text_computes(name):
+    """f_T is a constant, so FC_T can map text B onto what text A gives: for K linearly independent rows of B,
+    choose W_B with B W_B^T + b_B = A W_A^T + b_A (W_B^T = B^+ (A W_A^T + b_A - b_B), B B^+ = I); then the
+    fusion with B computes exactly the function of the fusion with A."""
+    torch.manual_seed(0)
+    C, D, K, M = 6, 10, 4, 3
+    fuse_A = fusion.build_fusion(name, C, D, K, fusion_dim=M).double()
+    fuse_B = copy.deepcopy(fuse_A)
+    A, B = torch.randn(K, D, dtype=torch.float64), torch.randn(K, D, dtype=torch.float64)
+    assert torch.linalg.matrix_rank(B) == K
+    f_I = torch.randn(3, C, 4, 5, dtype=torch.float64)
+    with torch.no_grad():
+        assert not torch.allclose(fuse_A(f_I, A), fuse_B(f_I, B))  # the texts differ, and so do the outputs
+        fuse_B.fc_text.bias.copy_(torch.randn(M, dtype=torch.float64))  # any bias: W_B absorbs the difference
+        target = fuse_A.fc_text(A) - fuse_B.fc_text.bias  # (K, M)
+        fuse_B.fc_text.weight.copy_((torch.linalg.pinv(B) @ target).T)  # (M, D)
+        torch.testing.assert_close(fuse_B.fc_text(B), fuse_A.fc_text(A))
+        torch.testing.assert_close(fuse_B(f_I, B), fuse_A(f_I, A), rtol=1e-10, atol=1e-12)

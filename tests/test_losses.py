@@ -76,13 +76,29 @@ def test_criterion_terms_and_weights():
     terms = crit(out, edges, torch.zeros(1, 2, 2, dtype=torch.bool))
     # side 1 (one channel, class-agnostic target): 1 pos * .75 + 3 neg * .25 = 1.5; side 2 = 2.5
     assert terms["loss_side"].item() == pytest.approx((1.5 + 2.5) * LOG2)
-    assert crit.weight_dict == {"loss_edge": 1.0, "loss_side": 0.5, "loss_t2p": 0.0, "loss_contrast": 0.0}
+    assert crit.weight_dict == {"loss_edge": 1.0, "loss_side": 0.5}  # extra terms only with extra_terms
     total = sum(crit.weight_dict[k] * v for k, v in terms.items())
     assert total.item() == pytest.approx((2.5 + 0.5 * 4.0) * LOG2)
     for name in ("bce", "dff"):
         assert set(EdgeCriterion(name)(out, edges)) == {"loss_edge", "loss_side"}
     with pytest.raises(ValueError, match="unknown loss"):
         EdgeCriterion("focal")
+
+
+def test_one_channel_side_is_supervised_with_the_edges_of_any_class():
+    # class 0 has no edge, class 1 one edge at (0, 1), class 2 one at (1, 0): the class-agnostic target has 2 edges
+    edges = torch.zeros(1, 3, 2, 2)
+    edges[0, 1, 0, 1] = 1
+    edges[0, 2, 1, 0] = 1
+    logits = torch.tensor([[[[2.0, -1.0], [0.5, -3.0]]]])  # (1, 1, 2, 2)
+    target = torch.tensor([[[[0.0, 1.0], [1.0, 0.0]]]])
+    crit = EdgeCriterion("reweighted")
+    terms = crit({"logits": torch.zeros(1, 3, 2, 2), "side_logits": [logits]}, edges)
+    # by hand: beta = 2 non-edge / 4 = 0.5; every entry weighted 0.5
+    p = torch.sigmoid(logits)
+    by_hand = -(0.5 * target * p.log() + 0.5 * (1 - target) * (1 - p).log()).sum()
+    assert terms["loss_side"].item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert terms["loss_side"].item() == pytest.approx(reweighted_bce(logits, target).item(), rel=1e-6)
 
 
 def test_stable_under_autocast_and_extreme_logits():

@@ -1,4 +1,5 @@
-"""model.py: the full model on the tiny backbone; text features as a frozen buffer; rebuild from asdict + state dict."""
+"""model.py: the full model on the tiny backbone; text features as a frozen buffer; rebuild from asdict + state dict;
+a checkpoint of the old decoder layout gets a clear message."""
 import sys
 import types
 import urllib.error
@@ -8,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import fusion
 import model as M
 
 K, D = 3, 512
@@ -25,9 +25,9 @@ def tiny_model(seed=0, **overrides):
 
 
 @pytest.mark.parametrize("decoder", ["refine", "casenet"])
-@pytest.mark.parametrize("fusion_name", fusion.FUSIONS)
+@pytest.mark.parametrize("fusion_name", M.FUSIONS)
 def test_shapes_and_gradients_for_every_fusion_and_decoder(fusion_name, decoder):
-    model = tiny_model(fusion=fusion_name, decoder=decoder, deep_supervision=True)
+    model = tiny_model(fusion=fusion_name, decoder=decoder, deep_supervision=True, attn_dim=32, attn_heads=4)
     out = model(torch.rand(2, 3, 64, 64))
     assert tuple(out["logits"].shape) == (2, K, 64, 64)
     assert len(out["side_logits"]) == {"refine": 5, "casenet": 1}[decoder]
@@ -138,4 +138,21 @@ def test_count_parameters():
     counts = M.count_parameters(model)
     assert counts["total"] == counts["encoder"] + counts["fusion"] + counts["decoder"] == counts["trainable"]
     assert counts["text_features_buffer"] == K * D
-    assert "encoder" in M.format_parameters(counts)
+    assert "text_features" not in counts  # a buffer; only the `learned` control makes it a parameter
+
+
+def test_old_decoder_layout_gets_a_clear_message():
+    model = tiny_model()
+    state = model.state_dict()
+    old = {k.replace("decoder.levels.0.", "decoder.smooth_mask.0.") if k.startswith("decoder.levels.0.smooth_mask")
+           else k: v for k, v in state.items()}  # a key as the old decoder named it
+    with pytest.raises(ValueError, match="old decoder layout.*Retrain"):
+        M.load_model(asdict(model.cfg), old)
+    M.load_model(asdict(model.cfg), state)  # the current layout loads
+
+
+def test_model_docstring_holds_one_symbol_table():
+    doc = M.__doc__
+    for symbol in ("B ", "K ", "D ", "L ", "E ", "C ", "M ", "N_ctx", "H x W", "h x w", "T_n", "n_t"):
+        assert symbol in doc, symbol
+    assert "Eq. (3-1)" in doc and "P = Model(I, T)" in doc

@@ -1,10 +1,10 @@
-"""train.py and evaluate.py end to end on the synthetic dataset (CPU, no downloads).
+"""train.py end to end on the synthetic dataset (CPU, no downloads).
 
-One short training run (tiny backbone, 64x64 crops, 3 epochs) is shared by the tests: its loss
-falls and its fast-metric F rises; resuming from its epoch-2 checkpoint repeats epoch 3 exactly,
-and so does a run with persistent DataLoader workers (the same losses as without workers);
-an interrupted checkpoint write leaves the previous file loadable; evaluate.py on its checkpoint
-writes the SEAL-layout PNGs, the results files and the picture; wrong inputs fail clearly.
+One short training run (tiny backbone, 64x64 crops, 3 epochs) is shared by the tests: its loss falls and its
+fast-metric F rises; resuming from its epoch-2 checkpoint repeats epoch 3 exactly (also with a model that draws
+from the global RNG, with persistent DataLoader workers, and with two DDP processes); the log, checkpoints,
+curves.png and model.pt are complete; faults (non-finite loss or weights, a kill between best.pt and last.pt,
+batch size 1 with BatchNorm, unusable labels, conflicting --resume flags) give a clear error or warning.
 """
 import json
 import os
@@ -12,9 +12,7 @@ import shutil
 
 import pytest
 import torch
-from PIL import Image
 
-import evaluate
 import train
 
 
@@ -28,7 +26,7 @@ def one_thread():
 
 
 def train_args(out, *extra):
-    return train.get_args_parser().parse_args(
+    return train.parse_args(
         ["--dataset", "synthetic", "--out", str(out), "--crop", "64", "--epochs", "3", "--train-limit", "96",
          "--val-limit", "16", "--batch-size", "8", "--print-every", "1", "--seed", "0", *extra])
 
@@ -38,11 +36,14 @@ def read_log(out):
         return [json.loads(line) for line in f]
 
 
-def train_keeping_epochs(out, *extra):
-    """Train; keep a copy of every epoch's last.pt as epoch<N>.pt."""
+def train_keeping_epochs(out, *extra, crash=None):
+    """Train; keep a copy of every epoch's last.pt as epoch<N>.pt. `crash(path, checkpoint)` may raise to
+    simulate a kill while a checkpoint is written."""
     original = train.save_checkpoint
 
     def save_and_keep(checkpoint, path):
+        if crash is not None:
+            crash(path, checkpoint)
         original(checkpoint, path)
         if path.endswith("last.pt"):
             shutil.copy(path, os.path.join(out, f"epoch{checkpoint['epoch']}.pt"))
@@ -70,16 +71,33 @@ def test_training_learns(run):
     assert result["best_score"] == max(f)
 
 
+def test_log_opens_with_the_run_environment(run):
+    out, _ = run
+    start = read_log(out)[0]
+    assert start["type"] == "start" and start["resumed_from_step"] is None
+    assert start["env"]["torch"] == torch.__version__ and "torchvision" in start["env"]
+    commit = start["env"]["git_commit"]
+    assert commit is None or len(commit) == 40
+    assert start["backends"]["deterministic"] is False and start["args"]["train_split"] == "train"
+
+
 def test_checkpoint_is_plain_and_complete(run):
     out, _ = run
     ckpt = torch.load(os.path.join(out, "last.pt"), map_location="cpu", weights_only=True)
-    for key in ("model", "optimizer", "scaler", "epoch", "step", "model_config", "args", "best_score", "rng"):
+    for key in ("model", "optimizer", "scaler", "epoch", "step", "model_config", "args", "best_score", "rng",
+                "metric_preset"):
         assert key in ckpt, key
     assert ckpt["epoch"] == 3 and ckpt["step"] == 36
     assert ckpt["model_config"]["backbone"] == "tiny" and ckpt["args"]["dataset"] == "synthetic"
+    assert ckpt["model_config"]["text_features"] == "clip"
     assert "text_features" in ckpt["model"]  # evaluate.py needs no CLIP checkpoint
-    assert os.path.isfile(os.path.join(out, "best.pt"))
-    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+    best = torch.load(os.path.join(out, "best.pt"), map_location="cpu", weights_only=True)
+    assert best["score"] == ckpt["best_score"]  # the checkpoint that best.pt holds scored what last.pt records
+    shared = torch.load(os.path.join(out, "model.pt"), map_location="cpu", weights_only=True)
+    assert "optimizer" not in shared and shared["epoch"] == best["epoch"]  # model.pt = best.pt's weights
+    assert all(torch.equal(shared["model"][k], best["model"][k]) for k in best["model"])
+    assert os.path.getsize(os.path.join(out, "curves.png")) > 0
+    assert not [f for f in os.listdir(out) if ".tmp" in f]
 
 
 def test_resume_continues_exactly(run, tmp_path):
@@ -87,12 +105,54 @@ def test_resume_continues_exactly(run, tmp_path):
     train.main(train_args(tmp_path, "--resume", os.path.join(out, "epoch2.pt")))
     full = [r for r in read_log(out) if r["type"] == "train" and r["epoch"] == 3]
     resumed = [r for r in read_log(tmp_path) if r["type"] == "train"]
-    assert [r["step"] for r in resumed] == [r["step"] for r in full]
-    assert resumed[0]["loss"] == pytest.approx(full[0]["loss"], rel=1e-5)
-    assert resumed[-1]["loss"] == pytest.approx(full[-1]["loss"], rel=1e-4)
+    assert [(r["step"], r["loss"]) for r in resumed] == [(r["step"], r["loss"]) for r in full]
     a = torch.load(os.path.join(out, "last.pt"), weights_only=True)["model"]
     b = torch.load(os.path.join(tmp_path, "last.pt"), weights_only=True)["model"]
-    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert read_log(tmp_path)[0]["resumed_from_step"] == 24
+
+
+def test_resume_restores_the_global_rng(tmp_path):
+    """EfficientNet's stochastic depth draws from torch's global RNG in every training step: interrupted after
+    epoch 1 and resumed == uninterrupted only when the resume restores that RNG too."""
+    extra = ["--backbone", "efficientnet_b0", "--no-pretrained", "--crop", "32", "--epochs", "2", "--train-limit",
+             "8", "--val-limit", "2", "--batch-size", "4"]
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    train_keeping_epochs(full, *extra)
+    train.main(train_args(resumed, *extra, "--resume", str(full / "epoch1.pt")))
+    a = [(r["step"], r["loss"]) for r in read_log(full) if r["type"] == "train" and r["epoch"] == 2]
+    b = [(r["step"], r["loss"]) for r in read_log(resumed) if r["type"] == "train"]
+    assert len(a) == 2 and b == a
+
+
+def test_the_seed_alone_sets_the_model_initialisation(tmp_path, monkeypatch):
+    """Nothing between seeding and building the model (data set-up, the label check, the log) may draw from the
+    global RNG: the model's initial weights, and so the whole run, depend on --seed alone."""
+    import model as edge_model
+    seen, original = [], edge_model.build_model
+
+    def build(*a, **k):
+        seen.append(torch.get_rng_state())
+        return original(*a, **k)
+
+    monkeypatch.setattr(edge_model, "build_model", build)
+    train.main(train_args(tmp_path, "--epochs", "1", "--train-limit", "16", "--val-limit", "4"))
+    torch.manual_seed(0)
+    assert torch.equal(seen[0], torch.get_rng_state())
+
+
+def test_resume_in_the_same_folder_marks_the_repeated_records(run, tmp_path):
+    """Resuming in the run folder repeats the steps after the checkpoint: the earlier records of those steps
+    are marked superseded, so no step counts twice."""
+    out, _ = run
+    for name in ("log.jsonl", "epoch2.pt"):
+        shutil.copy(os.path.join(out, name), tmp_path / name)
+    train.main(train_args(tmp_path, "--resume", str(tmp_path / "epoch2.pt")))
+    log = read_log(tmp_path)
+    live = [r["step"] for r in log if r["type"] == "train" and not r.get("superseded")]
+    assert live == list(range(1, 37))  # every step once
+    assert sum(r.get("superseded", False) for r in log) == 12 + 1  # epoch 3's train records and its epoch record
+    assert [r["resumed_from_step"] for r in log if r["type"] == "start"] == [None, 24]
 
 
 def test_workers_persist_without_changing_the_run(run, tmp_path):
@@ -117,7 +177,7 @@ def test_workers_persist_without_changing_the_run(run, tmp_path):
     # CA-CL: a choice at steps 3 and 6, so the evidence of step 4 (epoch 1) must survive in the checkpoint
     ["--prompts", "select", "--select-every", "3", "--contrast-weight", "0.1"],
 ], ids=["learned", "select"])
-def test_resume_continues_exactly_with_issue7_prompts(prompts, tmp_path):
+def test_resume_continues_exactly_with_related_prompts(prompts, tmp_path):
     """Interrupted after epoch 1 of 2 (4 steps each) and resumed == uninterrupted; the random CLIP (ViT-B/32
     shaped) is fast enough here: the learned context runs it every step."""
     extra = ["--epochs", "2", "--train-limit", "32", "--val-limit", "8", *prompts]
@@ -139,82 +199,22 @@ def test_resume_continues_exactly_with_issue7_prompts(prompts, tmp_path):
         torch.testing.assert_close(b["selector"], a["selector"], rtol=1e-4, atol=1e-5)
 
 
-def test_interrupted_write_keeps_previous_checkpoint(run, tmp_path, monkeypatch):
-    out, _ = run
-    path = str(tmp_path / "last.pt")
-    shutil.copy(os.path.join(out, "epoch1.pt"), path)
+def test_kill_while_writing_best_keeps_best_and_last_consistent(tmp_path):
+    """Killed while best.pt of the last epoch is written: last.pt must not already record the new best score
+    (else the resume has nothing left to do and best.pt stays at the older model)."""
+    extra = ["--epochs", "2", "--train-limit", "16", "--val-limit", "8"]
 
-    def crash(obj, f, *a, **k):  # half a file, then the process "dies"
-        with open(f, "wb") as fh:
-            fh.write(b"PK\x03\x04 half written")
-        raise KeyboardInterrupt
+    def kill_at_last_best(path, checkpoint):
+        if path.endswith("best.pt") and checkpoint["epoch"] == 2:
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        train.save_checkpoint({"epoch": 99}, path)
-    monkeypatch.undo()
-    ckpt = torch.load(path, weights_only=True)
-    assert ckpt["epoch"] == 1
-    assert os.listdir(tmp_path) == ["last.pt"]
-
-
-def test_evaluate_writes_pngs_results_and_picture(run, tmp_path):
-    out, _ = run
-    args = evaluate.get_args_parser().parse_args(
-        ["--ckpt", os.path.join(out, "best.pt"), "--out", str(tmp_path), "--limit", "4", "--pictures", "3"])
-    summary = evaluate.main(args)
-    for k in range(1, 5):  # 4 synthetic classes, SEAL layout
-        png = tmp_path / "pred" / f"class_{k:03d}" / "synthetic_00000.png"
-        assert png.is_file()
-        assert Image.open(png).size == (128, 128) and Image.open(png).mode == "L"
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert 0 <= results["mean_ODS"] <= 1 and results["images"] == 4
-    assert results["mean_ODS"] == pytest.approx(summary["mean_ODS"])
-    assert "ODS" in (tmp_path / "results.md").read_text()
-    picture = Image.open(tmp_path / "picture.png")
-    assert picture.width > 3 * 128 and picture.height > 3 * 128
-
-
-def test_evaluate_sbd_original_protocol_uses_the_class_maps(run, tmp_path):
-    # sbd-original skips images without the class and drops predictions inside the GT segment that are far from
-    # its edges: both only remove false positives, so with the same predictions its ODS is never below `sbd`'s.
-    out, _ = run
-    summaries = {}
-    for preset in ("sbd", "sbd-original"):
-        args = evaluate.get_args_parser().parse_args(
-            ["--ckpt", os.path.join(out, "best.pt"), "--out", str(tmp_path / preset), "--limit", "4",
-             "--pictures", "0", "--preset", preset])
-        summaries[preset] = evaluate.main(args)
-    results = json.loads((tmp_path / "sbd-original" / "results.json").read_text())
-    assert results["preset"] == "sbd-original"
-    assert summaries["sbd-original"]["mean_ODS"] >= summaries["sbd"]["mean_ODS"] - 1e-9
-
-
-def test_missing_data_root_is_a_clear_error(tmp_path):
-    args = train.get_args_parser().parse_args(
-        ["--dataset", "sbd", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
-    with pytest.raises(FileNotFoundError, match="nowhere.*README"):
-        train.main(args)
-
-
-def test_wrong_checkpoints_are_clear_errors(run, tmp_path):
-    out, _ = run
-    bare = tmp_path / "resnet.pth"  # a bare state dict of some other network
-    torch.save({"conv1.weight": torch.zeros(8, 3, 3, 3)}, bare)
-    with pytest.raises(ValueError, match="not a checkpoint written by train.py"):
-        evaluate.load_model(str(bare))
-    text = tmp_path / "notes.pt"
-    text.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="not a checkpoint written by train.py"):
-        evaluate.load_model(str(text))
-    ckpt = torch.load(os.path.join(out, "best.pt"), weights_only=True)
-    ckpt["model_config"]["decoder"] = "casenet"  # the weights belong to another architecture
-    other = tmp_path / "other.pt"
-    torch.save(ckpt, other)
-    with pytest.raises(ValueError, match="another model"):
-        evaluate.load_model(str(other))
-    with pytest.raises(FileNotFoundError, match="not found"):
-        evaluate.load_model(str(tmp_path / "missing.pt"))
+        train_keeping_epochs(tmp_path, *extra, crash=kill_at_last_best)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1
+    train.main(train_args(tmp_path, *extra, "--resume", str(tmp_path / "last.pt")))
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert last["epoch"] == 2 and best["score"] == last["best_score"]
 
 
 def test_non_finite_loss_stops_the_run_and_names_the_terms(tmp_path, monkeypatch, capsys):
@@ -230,30 +230,188 @@ def test_non_finite_loss_stops_the_run_and_names_the_terms(tmp_path, monkeypatch
     assert not os.path.exists(tmp_path / "last.pt")
 
 
-def test_sbd_layout_end_to_end(tmp_path):
-    """The real path: SBD's release format -> prepare-sbd -> train.py --dataset sbd -> evaluate.py (sbd protocol)."""
+def test_diverged_weights_are_never_saved(tmp_path, monkeypatch, capsys):
+    """A finite loss but a BatchNorm running variance gone to inf: no best.pt / last.pt, the non-finite message."""
+    original = train.train_one_epoch
+
+    def diverge(model, *rest):
+        result = original(model, *rest)
+        next(b for name, b in model.named_buffers() if name.endswith("running_var")).fill_(float("inf"))
+        return result
+
+    monkeypatch.setattr(train, "train_one_epoch", diverge)
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        train.main(train_args(tmp_path, "--epochs", "1", "--train-limit", "16", "--val-limit", "8"))
+    assert "lower --lr" in capsys.readouterr().out.lower()
+    assert not os.path.exists(tmp_path / "last.pt") and not os.path.exists(tmp_path / "best.pt")
+
+
+def test_batch_size_one_with_batchnorm_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="--batch-size 1.*BatchNorm.*--batch-size 2"):
+        train.main(train_args(tmp_path, "--batch-size", "1", "--epochs", "1"))
+
+
+def test_labels_without_edges_are_warned_about(tmp_path, monkeypatch, capsys):
+    import synthetic
+    original = synthetic.SyntheticEdges.scene
+
+    def empty_scene(self, index):  # scenes 0-3: background only (no shape, so no edge pixel)
+        image, classes, instances = original(self, index)
+        if index < 4:
+            classes[:], instances[:] = 0, 0
+        return image, classes, instances
+
+    monkeypatch.setattr(synthetic.SyntheticEdges, "scene", empty_scene)
+    train.main(train_args(tmp_path, "--epochs", "1", "--train-limit", "16", "--val-limit", "8"))
+    assert "WARNING: 4 of 16 training samples have no edge pixel" in capsys.readouterr().out
+
+
+def test_resume_flags(run, tmp_path, capsys):
+    """--resume takes the flags not given from the checkpoint; a conflicting model flag is an error naming both
+    values; another training hyper-parameter a warning."""
+    out, _ = run
+    ckpt = os.path.join(out, "epoch2.pt")
+    with pytest.raises(ValueError, match=r"--fusion none \(checkpoint: product\)"):
+        train.main(train.parse_args(["--dataset", "synthetic", "--fusion", "none", "--resume", ckpt]))
+    # no --dataset, --crop, --epochs: they come from the checkpoint
+    args = train.parse_args(["--resume", ckpt, "--out", str(tmp_path), "--lr", "0.002", "--print-every", "1"])
+    train.main(args)
+    printed = capsys.readouterr().out
+    assert "WARNING: --resume" in printed and "--lr 0.002 (checkpoint: 0.001)" in printed
+    assert args.dataset == "synthetic" and args.crop == 64 and args.epochs == 3 and args.lr == 0.002
+    assert [r["step"] for r in read_log(tmp_path) if r["type"] == "train"][0] == 25
+
+
+def test_train_split_trainval_writes_no_best(tmp_path, capsys):
+    """SBD's default trains on trainval, which holds the validation images: no best.pt, evaluate last.pt;
+    `--train-split train` selects best.pt on the held-out images (SEAL's protocol)."""
     pytest.importorskip("scipy")
     import numpy as np
 
-    import datasets
-    from test_datasets import _write_sbd
+    import converters
+    from test_prepare import _write_sbd
     names = [f"2008_{i:06d}" for i in range(6)]
     src, _ = _write_sbd(tmp_path, names, np.random.default_rng(0), H=40, W=48)
     (src / "dataset" / "train.txt").write_text("\n".join(names[:4]) + "\n")
     (src / "dataset" / "val.txt").write_text("\n".join(names[4:]) + "\n")
-    root, out = tmp_path / "sbd", tmp_path / "run"
-    datasets.prepare_sbd(str(src), str(root), num_val=1)
-    args = train.get_args_parser().parse_args(
-        ["--dataset", "sbd", "--data-root", str(root), "--backbone", "tiny", "--no-pretrained",
-         "--clip-weights", "random", "--epochs", "1", "--crop", "32", "--batch-size", "3", "--workers", "0",
-         "--amp", "off", "--out", str(out)])
-    train.main(args)
-    ckpt = torch.load(out / "best.pt", weights_only=True)
-    assert ckpt["model_config"]["num_classes"] == 20 and ckpt["args"]["dataset"] == "sbd"
-    summary = evaluate.main(evaluate.get_args_parser().parse_args(
-        ["--ckpt", str(out / "best.pt"), "--out", str(tmp_path / "eval"), "--pictures", "1"]))
-    results = json.loads((tmp_path / "eval" / "results.json").read_text())
-    assert results["preset"] == "sbd" and results["images"] == 2  # SBD test = the release's val list
-    assert len(results["classes"]) == 20 and results["mean_ODS"] == pytest.approx(summary["mean_ODS"])
-    for k in (1, 20):
-        assert (tmp_path / "eval" / "pred" / f"class_{k:03d}" / f"{names[4]}.png").is_file()
+    root = tmp_path / "sbd"
+    converters.prepare_sbd(str(src), str(root), num_val=1)
+    common = ["--dataset", "sbd", "--data-root", str(root), "--backbone", "tiny", "--no-pretrained",
+              "--clip-weights", "random", "--epochs", "1", "--crop", "32", "--batch-size", "2", "--workers", "0"]
+    train.main(train.parse_args([*common, "--out", str(tmp_path / "trainval")]))
+    printed = capsys.readouterr().out
+    assert not (tmp_path / "trainval" / "best.pt").exists() and (tmp_path / "trainval" / "model.pt").exists()
+    assert "no best.pt" in printed and "--ckpt " + str(tmp_path / "trainval" / "last.pt") in printed
+    epoch = [r for r in read_log(tmp_path / "trainval") if r["type"] == "epoch"][0]
+    assert epoch["val_images_in_training"] is True and epoch["best"] is False
+    train.main(train.parse_args([*common, "--train-split", "train", "--out", str(tmp_path / "train")]))
+    assert (tmp_path / "train" / "best.pt").exists()
+    assert torch.load(tmp_path / "train" / "best.pt", weights_only=True)["model_config"]["num_classes"] == 20
+
+
+def test_flags_reach_the_model_the_optimizer_and_the_augmentation(tmp_path):
+    args = train.fill_defaults(train_args(tmp_path, "--text-features", "onehot", "--scale-range", "1", "1"))
+    assert train.model_config(args, ["a", "b"]).text_features == "onehot"
+    loader = train.build_data(args, 0, 1, torch.device("cpu"))[0]
+    assert loader.dataset.transform.scale in (None, (1.0, 1.0))  # no rescaling (and no scale draw)
+    assert train.DATASET_DEFAULTS["cityscapes"]["scale_range"] == [1.0, 1.0]  # tiles are not rescaled
+    assert train.DATASET_DEFAULTS["sbd"]["scale_range"] == [0.5, 1.5]  # the paper's Sec. 4.1.2
+    assert train.DATASET_DEFAULTS["sbd"]["train_split"] == "trainval"  # all 8,498 images, as the paper
+    adam, adamw = tmp_path / "adam", tmp_path / "adamw"
+    for out, name in ((adam, "adam"), (adamw, "adamw")):
+        train.main(train_args(out, "--optimizer", name, "--epochs", "1", "--train-limit", "16", "--val-limit", "4",
+                              "--weight-decay", "0.5"))
+    a = torch.load(adam / "last.pt", weights_only=True)
+    b = torch.load(adamw / "last.pt", weights_only=True)
+    assert a["args"]["optimizer"] == "adam" and b["args"]["optimizer"] == "adamw"
+    assert any(not torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # decoupled decay differs
+
+
+def test_the_step_does_not_wait_for_the_device(tmp_path, monkeypatch):
+    """Values come back to the host (`.item()` in train.py) only at print steps and at the end of the epoch."""
+    import sys
+    calls, item = [], torch.Tensor.item
+
+    def counting_item(self):
+        if sys._getframe(1).f_code.co_filename == train.__file__:  # train.py's own calls, not the data pipeline's
+            calls.append(1)
+        return item(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counting_item)
+    original = train.train_one_epoch
+
+    def counted(*a):
+        calls.clear()
+        result = original(*a)
+        counted.per_epoch = len(calls)
+        return result
+
+    monkeypatch.setattr(train, "train_one_epoch", counted)
+    train.main(train_args(tmp_path, "--epochs", "1", "--train-limit", "64", "--val-limit", "4", "--print-every", "100"))
+    assert counted.per_epoch == 2 * 3  # steps 1 and 8 of 8: the non-finite flag, the loss, loss_edge
+
+
+def test_missing_data_root_is_a_clear_error(tmp_path):
+    args = train.parse_args(["--dataset", "sbd", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
+    with pytest.raises(FileNotFoundError, match="nowhere.*README"):
+        train.main(args)
+
+
+def test_compile_trains_on_cpu(tmp_path, monkeypatch):
+    """--compile: torch.compile's graph capture and AOT autograd run train.py's step on a CPU, and the checkpoint
+    holds the plain module's keys. The "aot_eager" backend skips inductor's C++ code generation, which takes
+    minutes on a shared 2-core machine (the default inductor backend was run by hand: it trains too)."""
+    import functools
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    train.main(train_args(tmp_path, "--compile", "--epochs", "1", "--train-limit", "16", "--val-limit", "4"))
+    assert [r["step"] for r in read_log(tmp_path) if r["type"] == "epoch"] == [2]
+    keys = torch.load(tmp_path / "last.pt", weights_only=True)["model"]
+    assert "text_features" in keys and not [k for k in keys if k.startswith("_orig_mod")]
+
+
+def test_weight_decay_weighs_nothing_with_the_summed_loss_and_dominates_with_the_mean():
+    """bench/weight_decay_ratio.py's README figure in small: ||wd w|| / ||g|| << 1 for --loss-reduction batch,
+    and K x H x W times larger for mean, which divides the same sum by the K x H x W values of an image."""
+    import importlib.util
+
+    import losses
+    import model as edge_model
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "weight_decay_ratio.py")
+    spec = importlib.util.spec_from_file_location("weight_decay_ratio", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    torch.manual_seed(0)
+    K = 4
+    cfg = edge_model.ModelConfig(backbone="tiny", num_classes=K, class_names=list("abcd"), pretrained=False,
+                                 clip_weights="random")
+    model = edge_model.build_model(cfg, text_features=torch.randn(K, 512)).train()
+    images, edges = torch.rand(2, 3, 64, 64), (torch.rand(2, K, 64, 64) < 0.01).float()
+    batch, _ = bench.ratios(model, losses.EdgeCriterion(reduction="batch"), images, edges, 5e-4)
+    mean, _ = bench.ratios(model, losses.EdgeCriterion(reduction="mean"), images, edges, 5e-4)
+    assert batch < 1e-2 and mean / batch == pytest.approx(K * 64 * 64, rel=1e-3)
+
+
+def test_ddp_resume_continues_exactly(tmp_path):
+    """Two processes (torchrun, gloo on CPU): interrupted after epoch 1 and resumed == uninterrupted, each rank
+    restoring its own RNG state. Three short launches of train.py as a user runs it."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = ["--dataset", "synthetic", "--crop", "64", "--train-limit", "32", "--val-limit", "4", "--batch-size",
+              "4", "--print-every", "1", "--seed", "0", "--backbone", "efficientnet_b0"]
+
+    def launch(out, *extra):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               os.path.join(root, "train.py"), *common, "--out", str(out), *extra]
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=200)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    launch(tmp_path / "full", "--epochs", "2")
+    launch(tmp_path / "part", "--epochs", "1")
+    launch(tmp_path / "resumed", "--epochs", "2", "--resume", str(tmp_path / "part" / "last.pt"))
+    a = [(r["step"], r["loss"]) for r in read_log(tmp_path / "full") if r["type"] == "train" and r["epoch"] == 2]
+    b = [(r["step"], r["loss"]) for r in read_log(tmp_path / "resumed") if r["type"] == "train"]
+    assert len(a) == 4 and b == a
+    ckpt = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    assert len(ckpt["rng"]) == 2 and not torch.equal(ckpt["rng"][0]["torch"], ckpt["rng"][1]["torch"])

@@ -1,7 +1,9 @@
-"""Issue 7 options (related CLIP papers): prompt sets / selection / CoOp context (clip_text.py), the fusions
-`cross_attention` and `pixel_text_alignment` (fusion.py), the losses `loss_t2p` and `loss_contrast` (losses.py),
-and their wiring in model.py. CPU only, no downloads: tiny random text encoders and the `tiny` backbone.
+"""Beyond the paper (off by default), the options from related CLIP papers: prompt sets / selection / CoOp context
+(related_prompts.py), the fusions `cross_attention` and `pixel_text_alignment` and the alignment heads
+(related_fusion.py), the terms `loss_t2p` and `loss_contrast` (related_losses.py), and their wiring in model.py
+and losses.EdgeCriterion. CPU only, no downloads: tiny random text encoders and the `tiny` backbone.
 """
+import types
 from dataclasses import asdict
 
 import pytest
@@ -9,9 +11,11 @@ import torch
 import torch.nn.functional as F
 
 import clip_text
-import fusion
 import losses
 import model as M
+import related_fusion
+import related_losses
+import related_prompts
 
 WIDTH, LAYERS, EMBED = 128, 2, 64  # a small random CLIP text tower (2 heads)
 NAMES = ["cat", "diningtable", "traffic_light"]
@@ -24,11 +28,16 @@ def encoder():
     return enc.eval().requires_grad_(False)
 
 
-# ----------------------------------------------------------------------------- clip_text: prompt sets and selection
+# ----------------------------------------------------------------------------- related_prompts: sets and selection
+
+def test_every_template_has_a_slot_for_the_name_and_name_is_the_bare_name():
+    assert all("{}" in t for ts in related_prompts.PROMPT_TEMPLATES.values() for t in ts)
+    assert related_prompts.PROMPT_TEMPLATES["name"] == ["{}"]  # the paper's prompt
+
 
 def test_prompt_bank_rows_are_templates_and_mean_is_the_ensemble(encoder):
-    templates = clip_text.PROMPT_TEMPLATES["context"]
-    bank = clip_text.encode_prompt_bank(encoder, NAMES, templates)
+    templates = related_prompts.PROMPT_TEMPLATES["context"]
+    bank = related_prompts.encode_prompt_bank(encoder, NAMES, templates)
     assert bank.shape == (3, len(templates), EMBED)
     torch.testing.assert_close(bank.norm(dim=-1), torch.ones(3, len(templates)))
     one = clip_text.encode_class_names(encoder, NAMES, [templates[2]])
@@ -39,8 +48,8 @@ def test_prompt_bank_rows_are_templates_and_mean_is_the_ensemble(encoder):
 
 def test_selection_picks_the_planted_best_template():
     torch.manual_seed(0)
-    K, T, D, B, H = 3, 5, 16, 2, 32
-    bank = F.normalize(torch.randn(K, T, D), dim=-1)
+    K, T_n, D, B, H = 3, 5, 16, 2, 32
+    bank = F.normalize(torch.randn(K, T_n, D), dim=-1)
     best = torch.tensor([3, 0, 4])
     # pixel embeddings: each class's edge region carries (a noisy, scaled copy of) its planted template's feature
     emb = torch.randn(B, D, H // 8, H // 8) * 0.05
@@ -49,25 +58,25 @@ def test_selection_picks_the_planted_best_template():
     for k, (b, ys, xs) in enumerate(regions[:2]):  # class 2 never appears
         emb[b, :, ys, xs] += 3.0 * bank[k, best[k]].view(D, 1, 1)
         edges[b, k, ys.start * 8:ys.stop * 8, xs.start * 8:xs.stop * 8] = 1
-    selector = clip_text.TemplateSelector(K, D)
+    selector = related_prompts.TemplateSelector(K, D)
     selector.update(emb, edges)
     current = torch.tensor([1, 1, 2])
     choice = selector.choose(bank, current)
     assert choice.tolist() == [3, 0, 2]  # planted templates found; the unseen class keeps its template
     assert selector.counts.sum() == 0  # evidence reset after a choice
-    assert clip_text.select_templates(bank, bank[torch.arange(K), best]).tolist() == best.tolist()
+    assert related_prompts.select_templates(bank, bank[torch.arange(K), best]).tolist() == best.tolist()
 
 
-# ----------------------------------------------------------------------------- clip_text: CoOp context
+# ----------------------------------------------------------------------------- related_prompts: CoOp context
 
 def test_prompt_learner_with_real_words_equals_the_fixed_prompt(encoder):
-    learner = clip_text.PromptLearner(encoder, NAMES, n_ctx=4, ctx_init="a photo of a")
+    learner = related_prompts.PromptLearner(encoder, NAMES, n_ctx=4, ctx_init="a photo of a")
     fixed = clip_text.encode_class_names(encoder, NAMES, ["a photo of a {}."])
     torch.testing.assert_close(learner(), fixed, rtol=1e-5, atol=1e-5)
 
 
 def test_prompt_learner_trains_only_the_context(encoder):
-    learner = clip_text.PromptLearner(encoder, NAMES, n_ctx=2)
+    learner = related_prompts.PromptLearner(encoder, NAMES, n_ctx=2)
     assert [n for n, _ in learner.named_parameters()] == ["ctx"]  # the encoder is not a submodule
     assert list(learner.state_dict()) == ["ctx"]  # nor in the state dict (63M weights for ViT-B/32)
     f_T = learner()
@@ -81,7 +90,7 @@ def test_prompt_learner_trains_only_the_context(encoder):
     assert encoder.text_projection.dtype == torch.float32
 
 
-# ----------------------------------------------------------------------------- fusion.py: the two new fusions
+# ----------------------------------------------------------------------------- related_fusion.py
 
 K, C = 3, 128  # classes; channels of the tiny backbone's deepest feature
 
@@ -89,7 +98,7 @@ K, C = 3, 128  # classes; channels of the tiny backbone's deepest feature
 @pytest.mark.parametrize("name, extra", [("cross_attention", 0), ("pixel_text_alignment", K)])
 def test_new_fusions_shapes_and_every_parameter_trains(name, extra):
     torch.manual_seed(0)
-    f = fusion.build_fusion(name, C, EMBED, K, attn_dim=32, attn_heads=4)
+    f = related_fusion.build_fusion(name, C, EMBED, K, attn_dim=32, attn_heads=4)
     f_I, f_T = torch.randn(2, C, 3, 5, requires_grad=True), torch.randn(K, EMBED, requires_grad=True)
     out = f(f_I, f_T)
     assert out.shape == (2, C + extra, 3, 5) and f.out_channels == C + extra
@@ -101,12 +110,12 @@ def test_new_fusions_shapes_and_every_parameter_trains(name, extra):
 
 
 def test_position_encoding_tells_pixels_apart():
-    pe = fusion.sine_position_encoding(4, 6, 32)
+    pe = related_fusion.sine_position_encoding(4, 6, 32)
     assert pe.shape == (24, 32)
     assert torch.cdist(pe, pe).add(torch.eye(24)).min() > 0.1  # no two positions share an encoding
 
 
-# ----------------------------------------------------------------------------- losses.py: loss_t2p, loss_contrast
+# ----------------------------------------------------------------------------- related_losses.py
 
 def constructed_case():
     """Two 64x96 images (2 x 3 cells of 32 px at the feature resolution); each (image, class) has its edges
@@ -122,29 +131,30 @@ def constructed_case():
 def test_t2p_loss_is_zero_on_the_pooled_ground_truth():
     _, edges, _ = constructed_case()
     target = F.adaptive_max_pool2d(edges, (2, 3))
-    assert losses.text_pixel_loss(30 * (2 * target - 1), edges) < 1e-12
-    assert losses.text_pixel_loss(30 * (1 - 2 * target), edges) > 0.1  # the opposite maps are penalised
+    assert related_losses.text_pixel_loss(30 * (2 * target - 1), edges) < 1e-12
+    assert related_losses.text_pixel_loss(30 * (1 - 2 * target), edges) > 0.1  # the opposite maps are penalised
     ignore = torch.zeros(2, 64, 96, dtype=torch.bool)
     ignore[:, :32, :32] = True  # a fully ignored cell does not count, whatever the prediction
     wrong_there = 30 * (2 * target - 1)
     wrong_there[:, :, 0, 0] *= -1
-    assert losses.text_pixel_loss(wrong_there, edges, ignore) < 1e-12
+    assert related_losses.text_pixel_loss(wrong_there, edges, ignore) < 1e-12
 
 
 def test_contrast_loss_is_minimal_on_aligned_anchors():
     texts, edges, emb = constructed_case()
-    perfect = losses.mask_text_contrast(emb, texts, edges)
+    perfect = related_losses.mask_text_contrast(emb, texts, edges)
     assert perfect < 1e-5  # log(1 + (K-1) exp(-1/0.07)) ~ 1e-6
-    assert losses.mask_text_contrast(emb, texts.roll(1, dims=0), edges) > 10  # anchors on the wrong classes
-    none = losses.mask_text_contrast(emb.requires_grad_(), texts, torch.zeros_like(edges))
+    assert related_losses.mask_text_contrast(emb, texts.roll(1, dims=0), edges) > 10  # anchors on the wrong classes
+    none = related_losses.mask_text_contrast(emb.requires_grad_(), texts, torch.zeros_like(edges))
     assert none == 0
     none.backward()  # no class present: a zero that still backpropagates
 
 
 def test_criterion_names_and_weights_the_new_terms():
     texts, edges, emb = constructed_case()
-    criterion = losses.EdgeCriterion(loss="bce", t2p_weight=2.0, contrast_weight=0.5)
-    assert criterion.weight_dict["loss_t2p"] == 2.0 and criterion.weight_dict["loss_contrast"] == 0.5
+    extra = related_losses.AlignmentLosses(t2p_weight=2.0, contrast_weight=0.5)
+    criterion = losses.EdgeCriterion(loss="bce", extra_terms=extra)
+    assert criterion.weight_dict == {"loss_edge": 1.0, "loss_side": 1.0, "loss_t2p": 2.0, "loss_contrast": 0.5}
     outputs = {"logits": torch.zeros(2, K, 64, 96), "side_logits": [], "text_features": texts}
     assert set(criterion(outputs, edges)) == {"loss_edge"}  # the model has no alignment heads: no terms
     outputs.update(t2p_logits=torch.zeros(2, K, 2, 3), pixel_embeddings=emb)
@@ -174,8 +184,8 @@ def test_alignment_losses_reach_exactly_their_heads_and_the_encoder():
     for term, head, other in cases:
         model.zero_grad(set_to_none=True)
         out = model(images)
-        loss = (losses.text_pixel_loss(out["t2p_logits"], edges) if term == "t2p"
-                else losses.mask_text_contrast(out["pixel_embeddings"], out["text_features"], edges))
+        loss = (related_losses.text_pixel_loss(out["t2p_logits"], edges) if term == "t2p"
+                else related_losses.mask_text_contrast(out["pixel_embeddings"], out["text_features"], edges))
         loss.backward()
         assert all(grads(head)), term
         assert any(grads(model.encoder)), term  # the alignment shapes the image features
@@ -212,8 +222,8 @@ def test_learned_prompts_train_only_the_context_and_evaluate_from_the_buffer(cli
 def test_selected_prompts_switch_the_text_features(clip_path):
     cfg = tiny_cfg(prompt_mode="select", prompt_templates="context", embed_head=True, clip_weights=clip_path)
     model = M.build_model(cfg)
-    T = len(clip_text.PROMPT_TEMPLATES["context"])
-    assert model.prompt_bank.shape == (K, T, EMBED)
+    T_n = len(related_prompts.PROMPT_TEMPLATES["context"])
+    assert model.prompt_bank.shape == (K, T_n, EMBED)
     torch.testing.assert_close(model.text_features, model.prompt_bank[:, 0])  # starts from the bare name
     model.set_prompt_choice(torch.tensor([2, 0, 5]))
     torch.testing.assert_close(model.text_features, model.prompt_bank[torch.arange(K), torch.tensor([2, 0, 5])])
@@ -234,9 +244,41 @@ def test_every_trainable_parameter_is_in_the_loss_graph(overrides, weights, with
     gradient gets one from the weighted loss, in every step, even a batch with no edges at all."""
     torch.manual_seed(0)
     model = M.build_model(tiny_cfg(clip_weights=clip_path, **overrides)).train()
-    criterion = losses.EdgeCriterion(loss="bce", **weights)
+    criterion = losses.EdgeCriterion(loss="bce", extra_terms=related_losses.AlignmentLosses(**weights))
     edges = constructed_case()[1] if with_edges else torch.zeros(2, K, 64, 96)
     terms = criterion(model(torch.rand(2, 3, 64, 96)), edges)
     sum(criterion.weight_dict[k] * v for k, v in terms.items()).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, missing
+
+
+def test_after_step_rechooses_every_n_steps_and_names_the_templates(clip_path):
+    cfg = tiny_cfg(prompt_mode="select", prompt_templates="context", embed_head=True, clip_weights=clip_path)
+    model = M.build_model(cfg)
+    selector = related_prompts.TemplateSelector(K, EMBED, every=2)
+    edges = constructed_case()[1]
+    out = model(torch.rand(2, 3, 64, 96))
+    assert selector.after_step(model, out, edges, 1) is None and selector.counts.sum() > 0  # evidence gathered
+    expected = related_prompts.TemplateSelector(K, EMBED)  # the two calls it replaces
+    expected.update(out["pixel_embeddings"], edges)
+    expected.update(out["pixel_embeddings"], edges)
+    expected_choice = expected.choose(model.prompt_bank, model.prompt_choice)
+    chosen = selector.after_step(types.SimpleNamespace(module=model), out, edges, 2)  # wrapped, as by DDP
+    templates = related_prompts.PROMPT_TEMPLATES["context"]
+    assert model.prompt_choice.tolist() == expected_choice.tolist()
+    assert chosen == {n: templates[i] for n, i in zip(NAMES, expected_choice.tolist())}
+    torch.testing.assert_close(model.text_features, model.prompt_bank[torch.arange(K), expected_choice])
+    assert selector.counts.sum() == 0  # evidence reset after a choice
+    state = selector.state_dict()
+    selector.after_step(model, out, edges, 3)
+    selector.load_state_dict(state)
+    assert selector.counts.sum() == 0
+
+
+def test_unknown_related_names_list_the_choices():
+    with pytest.raises(ValueError, match="cross_attention"):
+        related_fusion.build_fusion("sum", 4, 4, 2)
+    with pytest.raises(ValueError, match="context"):
+        related_prompts.templates_of("fancy")
+    with pytest.raises(ValueError, match="pixel_text_alignment"):
+        M.build_model(tiny_cfg(fusion="sum"), text_features=torch.randn(K, EMBED))
