@@ -30,6 +30,11 @@ import torch.nn.functional as F
 
 import files
 
+
+class CLIPWeightsError(RuntimeError, ValueError):
+    """A CLIP weights file or name that cannot be used; the message names it and what to pass instead.
+    A ValueError too (bad input), so that the scripts print it as one line instead of a traceback."""
+
 BPE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "bpe_simple_vocab_16e6.txt.gz")
 SOT_TOKEN, EOT_TOKEN = 49406, 49407  # <|startoftext|>, <|endoftext|>
 CONTEXT_LENGTH = 77
@@ -248,7 +253,7 @@ def infer_architecture(state_dict, source="state dict"):
     """Text-encoder hyperparameters from tensor shapes, as OpenAI's `build_model` does."""
     for key in ("text_projection", "positional_embedding", "token_embedding.weight", "ln_final.weight"):
         if key not in state_dict:
-            raise RuntimeError(f"clip_text.py: {source} is not an OpenAI CLIP checkpoint: it has no key {key!r} "
+            raise CLIPWeightsError(f"clip_text.py: {source} is not an OpenAI CLIP checkpoint: it has no key {key!r} "
                                f"(it holds {len(state_dict)} tensors, e.g. {sorted(state_dict)[:3]}). {WHAT_TO_PASS}")
     width = state_dict["ln_final.weight"].shape[0]
     return dict(embed_dim=state_dict["text_projection"].shape[1],
@@ -266,7 +271,7 @@ def text_encoder_from_state_dict(state_dict, source="state dict"):
     expected = set(model.state_dict())
     missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
     if missing or unexpected:
-        raise RuntimeError(f"{source} does not match CLIP's text encoder: missing keys {missing}, unexpected keys "
+        raise CLIPWeightsError(f"{source} does not match CLIP's text encoder: missing keys {missing}, unexpected keys "
                            f"{unexpected}. {WHAT_TO_PASS}")
     model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)  # fp16 weights -> fp32
     return model
@@ -287,11 +292,11 @@ def download(url, cache_dir=None):
     cache_dir = cache_dir or default_cache_dir()
     target = os.path.join(cache_dir, os.path.basename(url))
     if os.path.exists(target) and not os.path.isfile(target):
-        raise RuntimeError(f"{target} exists and is not a regular file; remove it")
+        raise CLIPWeightsError(f"{target} exists and is not a regular file; remove it")
     try:
         return files.download_verified(url, url.split("/")[-2], target, "the CLIP weights")
     except RuntimeError as e:
-        raise RuntimeError(f"{e}.\nWithout network: download {url} elsewhere and pass it with --clip-weights PATH "
+        raise CLIPWeightsError(f"{e}.\nWithout network: download {url} elsewhere and pass it with --clip-weights PATH "
                            f"(or put it at {target})") from e
 
 
@@ -346,10 +351,10 @@ def read_torchscript_tensors(path):
         names = archive.namelist()
         prefix = next(n for n in names if n.endswith("data.pkl"))[:-len("data.pkl")]
         if prefix + "byteorder" in names and archive.read(prefix + "byteorder").strip() != b"little":
-            raise RuntimeError(f"clip_text.py: {path} was written on a big-endian machine. {WHAT_TO_PASS}")
+            raise CLIPWeightsError(f"clip_text.py: {path} was written on a big-endian machine. {WHAT_TO_PASS}")
         root = ArchiveUnpickler(archive, prefix, path).load()
     if not isinstance(root, ScriptObject):
-        raise RuntimeError(f"clip_text.py: {path} is a TorchScript archive without a module. {WHAT_TO_PASS}")
+        raise CLIPWeightsError(f"clip_text.py: {path} is a TorchScript archive without a module. {WHAT_TO_PASS}")
     state_dict, todo = {}, [("", root)]
     while todo:  # walk the module tree: tensors are leaves, ScriptObjects submodules
         prefix, obj = todo.pop()
@@ -384,13 +389,13 @@ def read_checkpoint(path):
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
         if str(e).startswith("clip_text.py"):  # our own message (a refused archive)
-            raise RuntimeError(str(e)) from None
+            raise CLIPWeightsError(str(e)) from None
         detail = str(e).splitlines()[0][:200] if str(e) else ""  # torch's advice to drop weights_only is left out
         detail = f" ({type(e).__name__}: {detail})" if detail and "weights_only" not in detail else ""
-        raise RuntimeError(f"clip_text.py: cannot read {path}: it is {describe_bad_file(path)}{detail}. "
+        raise CLIPWeightsError(f"clip_text.py: cannot read {path}: it is {describe_bad_file(path)}{detail}. "
                            f"{WHAT_TO_PASS}") from e
     if not isinstance(state_dict, dict) or not all(torch.is_tensor(v) for v in state_dict.values()):
-        raise RuntimeError(f"clip_text.py: {path} holds a {type(state_dict).__name__} that is not a state dict of "
+        raise CLIPWeightsError(f"clip_text.py: {path} holds a {type(state_dict).__name__} that is not a state dict of "
                            f"tensors (a training checkpoint of another model?). {WHAT_TO_PASS}")
     return state_dict
 
@@ -414,7 +419,7 @@ def load_text_encoder(name_or_path="ViT-B/32", cache_dir=None):
         source = download(MODELS[name], cache_dir) if name in MODELS else name
         model = text_encoder_from_state_dict(read_checkpoint(source), source=source)
     else:
-        raise RuntimeError(f"CLIP model {name_or_path!r} not found: give one of {sorted(MODELS)}, 'random', "
+        raise CLIPWeightsError(f"CLIP model {name_or_path!r} not found: give one of {sorted(MODELS)}, 'random', "
                            "or the path of a downloaded checkpoint (--clip-weights PATH)")
     model.eval().requires_grad_(False)  # frozen, as in the paper (Sec. 3.1.2)
     n = sum(p.numel() for p in model.parameters())

@@ -240,6 +240,15 @@ def prepare_sbd(src, dst, fmt="png", radius=2, num_val=1000, val_list=None, work
     train, test = (read_names(lists[s]) for s in ("train", "val"))
     if val_list:
         val = {image_name(r[0]) for r in read_list(val_list)}
+        unknown = sorted(val - set(train))  # val is held out of SBD's train list: other names cannot be in it
+        if len(unknown) == len(val):
+            raise ValueError(f"--val-list {val_list}: none of its {len(val)} names is in SBD's train list "
+                             f"{lists['train']}{f' (e.g. {unknown[0]})' if unknown else ''}; it must name the "
+                             f"images to hold out of SBD train")
+        if unknown:
+            print(f"WARNING: --val-list {val_list}: {len(unknown)} of its {len(val)} names are not in SBD's train "
+                  f"list {lists['train']} and are left out of val ({', '.join(unknown[:5])}"
+                  f"{', ...' if len(unknown) > 5 else ''})")
     else:  # a fixed draw of num_val names (SEAL's own draw is in its seed.mat)
         val = {train[i] for i in np.random.default_rng(seed).permutation(len(train))[:num_val]}
     options = {"command": "sbd", "src": os.path.abspath(src), "format": fmt, "radius": float(radius),

@@ -29,12 +29,13 @@ Every dataset returns {"image": float (3, H, W) in [0, 1] (not normalised), "edg
 `.eval_scale` and `.eval_gt(index, mode="thin"|"raw") -> bool ndarray (K, h, w)`: the evaluation GT of image
 `index` at the protocol's resolution (h, w = eval_scale * H, W: 1 for SBD and synthetic, 0.5 for Cityscapes).
 SBD, folder and synthetic also have `.eval_seg(index) -> int ndarray (H, W)`, the GT class map the `sbd-original`
-preset needs. `.label_bits(index) -> uint32 (H, W)`: the packed labels alone (count_unusable_labels reads them).
+preset needs (Cityscapes has none: its `.eval_seg` is None). `.label_bits(index) -> uint32 (H, W)`: the packed
+labels alone (count_unusable_labels reads them).
 """
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 import torch
 from torch.utils.data import Dataset, Subset
 
@@ -58,20 +59,38 @@ SYNTHETIC_NUM_CLASSES = 4
 DATASETS = ("synthetic", "sbd", "cityscapes", "folder")
 
 
-def read_image(path):
-    """An image file -> uint8 (H, W, 3) RGB (grayscale and palette expanded, alpha dropped, 16-bit scaled to 8 bits).
-    A truncated or unreadable file is an error naming it (PIL's LOAD_TRUNCATED_IMAGES stays False: no half-grey
-    images)."""
+HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # one channel of 16/32-bit integers or floats
+
+
+def to_rgb(im):
+    """A PIL image of any mode -> uint8 (H, W, 3) RGB: grayscale and palette expanded, alpha dropped, and a 16-bit
+    or 32-bit (integer or float) image stretched linearly from its own minimum..maximum to 0..255 (a 12-bit camera
+    image in a 16-bit file would come out black if divided by 65535; a constant image is 0)."""
+    if im.mode in HIGH_DEPTH_MODES:  # PIL's convert would clip at 255
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
+        return np.repeat(a.round().astype(np.uint8)[..., None], 3, axis=2)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")  # a palette with a transparent colour: through RGBA, whose alpha is dropped
+    return np.array(im.convert("RGB"))
+
+
+def read_image(path, upright=False):
+    """An image file -> uint8 (H, W, 3) RGB (to_rgb; GIF and multi-page TIFF: the first frame), the one reader of
+    training, evaluation, prepare.py and predict.py. upright=True applies the EXIF orientation (predict.py: the
+    user looks at upright photos); the default reads the stored pixel grid, the one the masks and labels are drawn
+    on. A truncated file or one that is not an image is a ValueError naming it (PIL's LOAD_TRUNCATED_IMAGES stays
+    False: no half-grey images)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image not found: {path} ({DATA_HELP})")
     try:
         with Image.open(path) as im:
-            if im.mode in ("I;16", "I;16L", "I;16B", "I"):  # 16-bit grayscale: PIL's convert would clip at 255
-                a = np.array(im).astype(np.float64)
-                a = np.clip(np.round(a * (255 / 65535)), 0, 255) if a.max(initial=0) > 255 else a
-                return np.repeat(a.astype(np.uint8)[:, :, None], 3, axis=2)
-            return np.array(im.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as e:  # PIL: truncated, corrupt or not an image
+            im.seek(0)
+            return to_rgb(ImageOps.exif_transpose(im) if upright else im)
+    except UnidentifiedImageError as e:
+        raise ValueError(f"{path}: not an image Pillow can read") from e
+    except (OSError, SyntaxError, ValueError) as e:  # PIL: truncated or corrupt
         raise ValueError(f"{path}: cannot decode the image ({e}); the file is truncated or not an image: "
                          f"copy or download it again") from e
 
@@ -194,6 +213,8 @@ class CityscapesEdges(SEALListDataset):
     class_names, metric_preset, eval_scale, prepare_command = CITYSCAPES_CLASSES, "cityscapes", 0.5, \
         "prepare-cityscapes"
 
+    eval_seg = None  # no GT class maps (converters.py writes none): the sbd-original preset is SBD's protocol
+
     def __init__(self, root, split, transform=None, edge_type="inst", list_file=None, tile="auto"):
         if tile == "auto":
             tile = 512 if split in ("train", "trainval") else None
@@ -226,15 +247,19 @@ def read_class_names(path):
     return names
 
 
-def make_dataset(name, root, split, transform=None):
+def make_dataset(name, root, split, transform=None, edge_type="inst"):
     """The dataset object for `name` (synthetic, sbd, cityscapes, folder) and `split` (train, val, trainval, test;
-    synthetic: train, val, test)."""
+    synthetic: train, val, test). edge_type: "inst" (instance-sensitive, SEAL's default) or "cls" (category
+    boundaries, what SBD's own benchmark, the `sbd-original` preset, scores): the lists, labels and evaluation GT
+    read (<split>_<edge_type>.txt, gt_eval/<mode>_<edge_type>)."""
+    if edge_type not in ("inst", "cls"):
+        raise ValueError(f"edge_type must be 'inst' or 'cls', got {edge_type!r}")
     if name == "synthetic":  # generated in memory
         if split not in SYNTHETIC_SPLITS:
             raise ValueError(f"synthetic dataset: unknown split {split!r}; choose one of {list(SYNTHETIC_SPLITS)}")
         size, count, seed = SYNTHETIC_SPLITS[split]
         return SyntheticEdges(num_images=count, size=size, num_classes=SYNTHETIC_NUM_CLASSES, seed=seed,
-                              transform=transform)
+                              transform=transform, edge_type=edge_type)
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {list(DATASETS)}")
     command = {"sbd": "sbd --src ...", "cityscapes": "cityscapes --src ...",
@@ -245,18 +270,18 @@ def make_dataset(name, root, split, transform=None):
             f"README's 'Data' section says (python prepare.py {command} --dst {root or 'DIR'}), then pass "
             f"--data-root.")
     if name == "folder":
-        return FolderEdges(root, split, transform=transform)
+        return FolderEdges(root, split, transform=transform, edge_type=edge_type)
     if name == "cityscapes":
-        old_layout = not os.path.isfile(os.path.join(root, "test_inst.txt"))
+        old_layout = not os.path.isfile(os.path.join(root, f"test_{edge_type}.txt"))
         if old_layout and split in ("test", "val"):
-            print(f"WARNING: {root} was prepared by an older version (no test_inst.txt): its val list is the "
+            print(f"WARNING: {root} was prepared by an older version (no test_{edge_type}.txt): its val list is the "
                   f"official Cityscapes val, the images the paper reports on. " +
                   ("Reading it as 'test'." if split == "test" else
                    "Selecting a checkpoint on it selects on the test images.") +
                   f" Run `python prepare.py cityscapes --src ... --dst {root} --overwrite` for the held-out split.")
             split = "val"
-        return CityscapesEdges(root, split, transform=transform)
-    return SBDEdges(root, split, transform=transform)
+        return CityscapesEdges(root, split, transform=transform, edge_type=edge_type)
+    return SBDEdges(root, split, transform=transform, edge_type=edge_type)
 
 
 class _LabelCheck(Dataset):
@@ -307,8 +332,8 @@ def count_unusable_labels(dataset, limit=None, workers=0):
 def edge_statistics(dataset, limit=None):
     """Share of edge pixels per class and overall among the non-ignored pixels of the first `limit` images (paper
     Sec. 4.2.4: edges are 3.2% of the pixels, segmentation 30.5%), and, where the dataset has GT class maps, the
-    share of pixels inside each class's segments -> dict: "classes", "edge" (per class), "edge_all", "seg", "seg_all"
-    (None without class maps), "images", "pixels"."""
+    share of those same non-ignored pixels inside each class's segments -> dict: "classes", "edge" (per class),
+    "edge_all", "seg", "seg_all" (None without class maps), "images", "pixels"."""
     from tqdm import tqdm
     K = dataset.num_classes
     n = len(dataset) // len(getattr(dataset, "boxes", [None]))
@@ -320,17 +345,21 @@ def edge_statistics(dataset, limit=None):
         edge += edges[:, valid].sum(1)
         any_edge += int(edges[:, valid].any(0).sum())
         pixels += int(valid.sum())
-        if seg is not None and hasattr(dataset, "eval_seg"):
+        if seg is not None and getattr(dataset, "eval_seg", None) is not None:
             try:
                 classes = dataset.eval_seg(i)  # (H, W): 0 background, k = class k
             except FileNotFoundError:
                 seg = None  # class maps are written for the test split only
                 continue
-            seg += np.bincount(classes.ravel(), minlength=K + 1)[1:K + 1]
+            if classes.shape != valid.shape:
+                raise ValueError(f"image {i} ({dataset.names[i] if hasattr(dataset, 'names') else i}): GT class "
+                                 f"map {classes.shape}, labels {valid.shape}; prepare the data again ({DATA_HELP})")
+            classes = classes[valid]  # the same non-ignored pixels as the edge share, so the two compare
+            seg += np.bincount(classes, minlength=K + 1)[1:K + 1]
             any_seg, seg_pixels = any_seg + int((classes > 0).sum()), seg_pixels + classes.size
     share = {"classes": list(dataset.class_names), "edge": (edge / max(pixels, 1)).tolist(),
              "edge_all": any_edge / max(pixels, 1), "seg": None, "seg_all": None, "images": n, "pixels": pixels}
-    if seg is not None and hasattr(dataset, "eval_seg") and seg_pixels:
+    if seg is not None and seg_pixels:
         share.update(seg=(seg / seg_pixels).tolist(), seg_all=any_seg / seg_pixels)
     return share
 

@@ -9,7 +9,9 @@
    readable by SEAL's MATLAB benchmark and by `python metrics.py --pred`.
 4. The exact benchmark of metrics.py with the dataset's protocol (margin, tolerance, thin / raw, AP definition),
    printed with every result as a per-class ODS table like the paper's Tables 5/6, plus results.json (the
-   protocol and the PR curves included) and results.md.
+   protocol and the PR curves included) and results.md. The GT is the instance-sensitive one (SEAL,
+   gt_eval/*_inst), except for `--preset sbd-original`, SBD's own benchmark, which scores category boundaries
+   (SBD's GTcls, gt_eval/*_cls) and needs the GT class maps (SBD, folder and synthetic data; Cityscapes has none).
 5. Pictures (plots.py): image | ground-truth edges | predicted edges for a few test images (picture.png) and the
    precision-recall curves with the ODS points (pr_curves.png).
 
@@ -129,7 +131,15 @@ def main(args):
     model, ckpt = model_from_checkpoint(args.ckpt, device, "evaluate.py --ckpt")
     cfg, class_names = ckpt["model_config"], list(ckpt["model_config"]["class_names"])
     dataset, root = dataset_of(ckpt, args)
-    test_set = datasets.make_dataset(dataset, root, args.split)
+    # SBD's own benchmark (Hariharan et al. 2011) scores category boundaries (GTcls); SEAL's `sbd` and the other
+    # presets score the instance-sensitive GT
+    edge_type = "cls" if args.preset == "sbd-original" else "inst"
+    test_set = datasets.make_dataset(dataset, root, args.split, edge_type=edge_type)
+    preset = args.preset or test_set.metric_preset  # the dataset's protocol (metrics.PRESETS)
+    protocol = metrics.get_protocol(preset)
+    if protocol.kill_internal and getattr(test_set, "eval_seg", None) is None:
+        raise ValueError(f"evaluate.py: --preset {preset} needs GT class maps (it drops predictions inside the GT "
+                         f"segments), and --dataset {dataset} has none: use --preset {test_set.metric_preset}")
     if list(test_set.class_names) != class_names:
         raise ValueError(f"evaluate.py: the model's classes {class_names} are not the dataset's "
                          f"{list(test_set.class_names)} (--dataset {dataset}, --data-root {root}): evaluate on "
@@ -141,13 +151,16 @@ def main(args):
                          f"{'' if args.limit is None else f' (--limit {args.limit})'}; check the list file "
                          f"or prepare the data again")
     warn_about_selection(ckpt, args, dataset)
-    preset = args.preset or test_set.metric_preset  # the dataset's protocol (metrics.PRESETS)
-    protocol = metrics.get_protocol(preset)
+    if protocol.kill_internal:
+        test_set.eval_seg(0)  # a missing class map stops here, naming the file, before any inference
     out = args.out or default_out(args.ckpt, args.split)
     os.makedirs(out, exist_ok=True)
     print(f"evaluate.py: {args.ckpt} (epoch {ckpt.get('epoch')}, backbone {cfg['backbone']}, "
           f"fusion {cfg['fusion']}), {dataset} {args.split}: {n} images, device {device}, amp {amp}")
     print(f"protocol: {metrics.describe(protocol)}")
+    gt_where = f"gt_eval/{protocol.mode}_{edge_type}" if root and dataset != "synthetic" else "generated"
+    print(f"ground truth: {'category' if edge_type == 'cls' else 'instance-sensitive'} boundaries "
+          f"(edge_type {edge_type}, {gt_where})")
 
     bench = metrics.EdgeBenchmark(len(class_names), preset=preset, class_names=class_names, workers=args.workers)
     window = WINDOWS.get(dataset)
@@ -170,7 +183,8 @@ def main(args):
 
     print(metrics.format_table(result))
     summary = {"checkpoint": args.ckpt if "://" in args.ckpt else os.path.abspath(args.ckpt), "dataset": dataset,
-               "split": args.split, "images": n, "preset": preset, "protocol": result["protocol"],
+               "split": args.split, "images": n, "preset": preset, "edge_type": edge_type,
+               "protocol": result["protocol"],
                "protocol_text": result["protocol_text"], "ap_definition": result["ap_definition"],
                "mean_ODS": result["mean_ODS"], "mean_OIS": result["mean_OIS"], "mean_AP": result["mean_AP"],
                "classes": result["classes"], "thresholds": result["thresholds"],

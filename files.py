@@ -6,7 +6,8 @@ ground truth, checkpoints) is written the same safe way and every list file is r
 - `atomic_write(path, write_fn)`: write_fn(tmp) to a temporary file beside `path` with the same extension (PIL and
   torch pick the format from it), flush + fsync, then `os.replace` (atomic on POSIX and Windows). A kill leaves
   either the old file or the new one, never half of one; the temporary file is removed when write_fn raises.
-- `remove_stale_tmp(folder)`: removes the `*.tmp<pid>*` files a killed run left behind.
+- `remove_stale_tmp(folder)`: removes the `<root>.lsed.tmp<pid><ext>` files a killed run left behind; only that
+  tagged form, so a user's own `photo.tmp123.jpg` (images copied under --dst) is never touched.
 - `safe_join(root, rel, what)`: a path from a list file, refused when it is absolute or leaves `root`.
 - `read_list(path)` / `write_list(path, rows)`: list files of 1-2 fields per line. SEAL's format is "<image>
   <label>" separated by one space; a file name with whitespace cannot round-trip that way, so such a row is
@@ -21,7 +22,7 @@ import os
 import re
 import sys
 
-TMP_TAG = ".tmp"  # temporary names: <root>.tmp<pid><ext>
+TMP_TAG = ".lsed.tmp"  # temporary names: <root>.lsed.tmp<pid><ext> (same folder and extension as the target)
 
 
 def atomic_write(path, write_fn):
@@ -54,7 +55,8 @@ _STALE = re.compile(re.escape(TMP_TAG) + r"\d+(\.[^.]*)?$")
 
 
 def remove_stale_tmp(folder):
-    """Remove the temporary files (`<name>.tmp<pid><ext>`) a killed run left under `folder`; returns how many."""
+    """Remove the temporary files (`<root>.lsed.tmp<pid><ext>`, atomic_write's names) a killed run left under
+    `folder`; returns how many. Other files, `photo.tmp123.jpg` included, are left alone."""
     removed = 0
     for dirpath, _, names in os.walk(folder):
         for n in names:

@@ -1,6 +1,7 @@
 """Inference shared by train.py (validation), evaluate.py and predict.py: edge probabilities for a batch of
-images, the one mixed-precision table, and the device choice (paper Sec. 4.3: whole-image inference on SBD,
-a 512x512 sliding window on Cityscapes).
+images, the one mixed-precision table, and the device choice. Whole-image inference on SBD and a 512x512 sliding
+window on Cityscapes are our choice: the paper names no inference window (Sec. 4.1.2 cuts Cityscapes into 512 tiles
+for training only), and the window matches the training tiles.
 
 - `predict(model, images, amp_dtype, window)`: images (B, 3, H, W) in [0, 1] -> sigmoid edge probabilities
   (B, K, H, W) float32. Without a window the model pads to a multiple of 32 and crops back (model.py); with one,
@@ -19,7 +20,8 @@ from PIL import Image
 
 from transforms import sliding_window
 
-# sliding-window tile per dataset (Cityscapes: 512x512 tiles as in the paper); other datasets: the whole image
+# sliding-window tile per dataset, our choice (Cityscapes: 512, the size of the paper's training tiles, Sec. 4.1.2);
+# other datasets: the whole image
 WINDOWS = {"cityscapes": 512}
 
 # `--amp` name -> autocast dtype (None: full precision)

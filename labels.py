@@ -81,10 +81,16 @@ def mask_to_edges(labels, num_classes, radius=2, ignore_labels=(255,), instances
     """Label map (H, W) (0 background, 1..K classes, ignore_labels) -> edges uint8 (K, H, W) (0/1).
 
     With `instances` (H, W) (ids > 0 on class pixels, unique within a class) the edges are instance-sensitive.
+    A value above K (or below 0) that is not an ignore label is a ValueError naming the values: it would otherwise
+    become background without a word. The converters call edge_bits directly; this is the readable entry point.
     """
     labels = np.asarray(labels)
     ignore = np.isin(labels, ignore_labels)
-    classes = np.where(ignore | (labels > num_classes), 0, labels)
+    bad = np.unique(labels[~ignore & ((labels > num_classes) | (labels < 0))])
+    if bad.size:
+        raise ValueError(f"mask_to_edges: label values {bad[:5].tolist()} are outside 0..{num_classes} "
+                         f"(K = {num_classes}) and not ignore labels {list(ignore_labels)}")
+    classes = np.where(ignore, 0, labels)
     if instances is None:
         regions = classes
     else:  # make ids unique across classes: (class, instance) pairs

@@ -31,13 +31,14 @@ without GT edges of the class are skipped for it; AP = interpolated (VOC-style) 
 """
 import math
 import os
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from labels import IGNORE_BIT, read_label, resize_nearest, unpack_edges
 from matching import CNT_P, CNT_R, SUM_P, SUM_R, count_thresholds
-from thinning import thin, thin_thresholds  # metrics.thin: kept importable for old callers
+from thinning import thin, thin_thresholds
 
 # ----------------------------------------------------------------------------- protocol
 
@@ -388,10 +389,18 @@ def evaluate_folder(pred_dir, gt_dir, num_classes, preset="sbd", class_names=Non
                              f"(predict at full image size; {fix})")
         return size
 
+    def load_gt_class(path, H, W):  # one class's binary GT PNG -> bool (H, W); nonzero = edge
+        with Image.open(path) as im:
+            m = np.asarray(im)
+            if m.ndim != 2:
+                raise ValueError(f"metrics.py: GT {path} has mode {im.mode} ({len(im.getbands())} channels); "
+                                 "expected one gray or 1-bit PNG per class (nonzero = edge)")
+        gt_size(path, m.shape, H, W)
+        return m > 0
+
     def load_gt_classes(name, H, W):
-        paths = [need(os.path.join(gt_dir, f"class_{k + 1:03d}"), name + ".png", "class map") for k in range(K)]
-        maps = [np.asarray(Image.open(path)) > 0 for path in paths]
-        return np.stack([m for path, m in zip(paths, maps) if gt_size(path, m.shape[:2], H, W)])
+        return np.stack([load_gt_class(need(os.path.join(gt_dir, f"class_{k + 1:03d}"), name + ".png", "class map"),
+                                       H, W) for k in range(K)])
 
     def load_packed(name, H, W):
         path = os.path.join(gt_dir, name + ".png")
@@ -468,4 +477,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as e:  # the errors name the file and the fix: one line, no traceback
+        sys.exit(f"metrics.py: error: {str(e).removeprefix('metrics.py: ')}")

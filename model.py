@@ -11,14 +11,15 @@ Symbols, one meaning each in every file of the model (clip_text, encoders, fusio
 text_features, related_*):
     B          batch size                   K      number of classes
     D          text embedding width (512)   L      tokens per text (77)
-    E          token / transformer width (CLIP's 512); also the width inside an attention block
+    E          token / transformer width of CLIP's text encoder (512), nothing else
+    A          attention width inside the related fusions (attn_dim; related_fusion.py)
     C          image channels (C_i: channels of encoder level i, c_i its feature)
     C_learn    the learnable scalar C of Eq. (3-5) (the paper's C; renamed, C is the channels)
     M          per-class text width inside the fusion (fusion_dim)
     N_ctx      CoOp's learned context tokens
     H x W      image size                   h x w  feature size;  N = h*w pixels
     T_n        number of prompt templates   n_t    number of thresholds
-W is never a width, M nothing but fusion_dim, and T only the class names of Eq. (3-1).
+W is never a width, M nothing but fusion_dim, E nothing but CLIP's width, and T only the class names of Eq. (3-1).
 Shapes are written (B, K, H, W).
 
 Text features. The text encoder is frozen and the class names are fixed, so f_T is a constant:

@@ -13,8 +13,10 @@ Inputs: image files, folders (their image files, not recursing) and glob pattern
 PNG, BMP, TIFF, WebP, GIF (first frame); grayscale, palette and RGBA (alpha dropped) become RGB; 16-bit and
 32-bit images are stretched linearly from their own minimum..maximum to 0..255 (a 12-bit camera image in a
 16-bit file would look black if divided by 65535); EXIF orientation is applied, so pictures and PNGs are upright.
+Images are read by datasets.read_image, the reader of training and evaluation (there without the EXIF rotation).
 An image whose longer side exceeds `--window` runs through the sliding window (transforms.sliding_window), a
-smaller one whole (the model pads it to a multiple of 32, as in evaluation).
+smaller one whole (the model pads it to a multiple of 32, as in evaluation). The default window, 1024, keeps
+photos of ordinary size whole: tiles are averaged where they overlap, and their borders can leave faint seams.
 
 The classes are those the model was trained with: their CLIP text features were computed once when the model
 was built and are stored in it. A new class name needs a new training run; this is not an open-vocabulary
@@ -29,9 +31,10 @@ from collections import Counter
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
+import datasets
 import plots
 from checkpoint import model_from_checkpoint
 from inference import AMP_DTYPES, amp_dtype, amp_name, pick_device, predict, save_pngs, to_uint8
@@ -40,30 +43,6 @@ from thinning import thin
 
 # ---------------------------------------------------------------------------------------------
 # inputs
-
-
-def to_rgb(im):
-    """A PIL image of any mode -> uint8 (H, W, 3). High bit depths are stretched from their own range."""
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16/32-bit integer or float, one channel
-        a = np.asarray(im, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
-        return np.repeat(a.round().astype(np.uint8)[..., None], 3, axis=2)
-    if im.mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")  # a palette with a transparent colour: through RGBA, whose alpha is dropped
-    return np.array(im.convert("RGB"))
-
-
-def read_image(path):
-    """An image file -> (uint8 (H, W, 3) upright RGB, None), or (None, reason) when it is not a readable image."""
-    try:
-        with Image.open(path) as im:
-            im.seek(0)  # GIF / multi-page TIFF: the first frame
-            return to_rgb(ImageOps.exif_transpose(im)), None
-    except UnidentifiedImageError:
-        return None, "not an image Pillow can read"
-    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt
-        return None, f"cannot decode it ({e}): truncated or corrupt"
 
 
 def find_inputs(inputs):
@@ -119,8 +98,9 @@ def get_args_parser():
                    "patterns (quote them: 'photos/*.jpg')")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1; default cuda when available, else cpu")
-    p.add_argument("--window", type=int, default=512, help="images whose longer side exceeds this run through a "
-                   "window x window sliding window; 0: always the whole image")
+    p.add_argument("--window", type=int, default=1024, help="images whose longer side exceeds this run through a "
+                   "window x window sliding window (bounds the memory; tile borders can leave faint seams); "
+                   "0: always the whole image")
     p.add_argument("--thin", action="store_true", help="also write thin binary edges (p >= --threshold, thinned)")
     p.add_argument("--threshold", type=float, default=None, help="threshold of --thin (default 0.5); implies --thin")
     p.add_argument("--amp", nargs="?", const="bf16", default=None, choices=list(AMP_DTYPES),
@@ -159,11 +139,12 @@ def main(args):
     titles = ("image", "edge probabilities") + ((f"thin edges, p >= {args.threshold:g}",) if args.thin else ())
     done, skipped, t0 = 0, 0, time.time()
     for path, name in tqdm(list(zip(paths, names)), desc="predict", unit="image", file=sys.stderr):
-        image, reason = read_image(path)
-        if image is None:
+        try:
+            image = datasets.read_image(path, upright=True)  # (H, W, 3) uint8, EXIF orientation applied
+        except ValueError as e:  # not an image, truncated or corrupt; the message starts with the path
             if path in named:
-                raise ValueError(f"predict.py --input {path}: {reason}")
-            tqdm.write(f"WARNING: skipped {path}: {reason}", file=sys.stderr)
+                raise ValueError(f"predict.py --input {e}") from e
+            tqdm.write(f"WARNING: skipped {e}", file=sys.stderr)
             skipped += 1
             continue
         H, W = image.shape[:2]

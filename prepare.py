@@ -157,9 +157,7 @@ def prepare_masks(images, masks, classes, dst, instances=None, ignore_index=255,
 def print_stats(dataset_name, root, split, edge_type="inst", limit=None):
     """`prepare.py stats`: the edge-pixel share per class and overall (and the segmentation share)."""
     from datasets import edge_statistics
-    ds = make_dataset(dataset_name, root, split)
-    if edge_type != "inst" and dataset_name != "synthetic":
-        ds = type(ds)(root, ds.split, edge_type=edge_type)
+    ds = make_dataset(dataset_name, root, split, edge_type=edge_type)
     s = edge_statistics(ds, limit)
     radius = getattr(ds, "radius", None) or _recorded(root).get("radius", "?")
     if not s["images"]:
@@ -171,7 +169,8 @@ def print_stats(dataset_name, root, split, edge_type="inst", limit=None):
     for name, e, g in zip(s["classes"] + ["all classes"], s["edge"] + [s["edge_all"]], seg + [s["seg_all"]]):
         print(f"{name:<20} {100 * e:8.2f} {'-' if g is None else f'{100 * g:.2f}':>10}")
     print("(paper Sec. 4.2.4: edge pixels are 3.2% of the pixels, against 30.5% for segmentation)" +
-          ("" if s["seg"] else "; no GT class maps for this split (written for the test split)"))
+          ("" if s["seg"] else "; no GT class maps for this split" + (" (Cityscapes has none)" if getattr(
+              ds, "eval_seg", None) is None else " (written for the test split)")))
     return s
 
 

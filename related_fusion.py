@@ -20,7 +20,7 @@ select`). Each mechanism, its paper, and what we adapted for edges:
   ECCV 2024; related_losses.mask_text_contrast) and for prompt selection (related_prompts.TemplateSelector).
   Adapted: the anchors average over each class's EDGE pixels instead of its mask.
 
-Symbols as in model.py; E is the width inside an attention block, N = h*w pixels. Module names (BCA, DAF,
+Symbols as in model.py; A is the attention width (attn_dim, not CLIP's E), N = h*w pixels. Module names (BCA, DAF,
 P2Tformer, GCS, LCS) are the papers'; their equation numbers were not available to us.
 """
 import torch
@@ -49,46 +49,46 @@ class CrossAttentionFusion(nn.Module):
     and channel (the residual form of fusion.ChannelFusion) instead of producing CAM seeds; GLE-CLIP's CAM
     refinement does not transfer to edges and is left out.
 
-      x = Conv1x1(f_I)                     (B, N, E)  N = h*w pixels; PE: sinusoidal 2-D position encoding
-      t = FC(f_T)                          (K, E)
+      x = Conv1x1(f_I)                     (B, N, A)  N = h*w pixels; PE: sinusoidal 2-D position encoding
+      t = FC(f_T)                          (K, A)
       x = LN(x + MHA(q=x+PE, k=t, v=t))    pixels attend to the K class embeddings   (BCA, text -> pixel)
       t' = LN(t + MHA(q=t, k=x+PE, v=x))   classes attend to the pixels, per image   (BCA, pixel -> text)
-      local_n  = sum_k softmax_k(<x_n, t'_k>/sqrt(E)) t'_k          per-pixel class embedding
-      global   = sum_k softmax_k(<GAP(x), t'_k>/sqrt(E)) t'_k       image-level class embedding
+      local_n  = sum_k softmax_k(<x_n, t'_k>/sqrt(A)) t'_k          per-pixel class embedding
+      global   = sum_k softmax_k(<GAP(x), t'_k>/sqrt(A)) t'_k       image-level class embedding
       (a_l, a_g) = softmax(s * [cos(x_n, local_n), cos(x_n, global)])  DAF: similarity-driven weights, s learned
       e_n = a_l local_n + a_g global ;  out = f_I + C_learn * f_I * sigmoid(Conv1x1(e))   (B, C, h, w)
     """
 
     def __init__(self, img_channels, text_dim, num_classes, dim=256, heads=8):
         super().__init__()
-        C, D, E = img_channels, text_dim, dim
-        self.proj_image = nn.Conv2d(C, E, 1)
-        self.proj_text = nn.Linear(D, E)
-        self.text_to_pixel = nn.MultiheadAttention(E, heads, batch_first=True)  # queries: pixels
-        self.pixel_to_text = nn.MultiheadAttention(E, heads, batch_first=True)  # queries: class embeddings
-        self.norm_pixel, self.norm_text = nn.LayerNorm(E), nn.LayerNorm(E)
+        C, D, A = img_channels, text_dim, dim
+        self.proj_image = nn.Conv2d(C, A, 1)
+        self.proj_text = nn.Linear(D, A)
+        self.text_to_pixel = nn.MultiheadAttention(A, heads, batch_first=True)  # queries: pixels
+        self.pixel_to_text = nn.MultiheadAttention(A, heads, batch_first=True)  # queries: class embeddings
+        self.norm_pixel, self.norm_text = nn.LayerNorm(A), nn.LayerNorm(A)
         self.daf_scale = nn.Parameter(torch.tensor(5.0))  # s: sharpness of the global/local weights
-        self.gate = nn.Conv2d(E, C, 1)  # embedding -> one weight per image channel and pixel
+        self.gate = nn.Conv2d(A, C, 1)  # embedding -> one weight per image channel and pixel
         self.scale = nn.Parameter(torch.tensor(1.0))  # C_learn, as in the product fusion
         self.out_channels = C
 
     def forward(self, f_I, f_T):
         B, C, h, w = f_I.shape
-        E = self.proj_text.out_features
-        pe = sine_position_encoding(h, w, E, f_I.device).to(f_I.dtype)  # (N, E)
-        x = self.proj_image(f_I).flatten(2).transpose(1, 2)  # (B, N, E)
-        t = self.proj_text(f_T).unsqueeze(0).expand(B, -1, -1)  # (B, K, E)
-        x = self.norm_pixel(x + self.text_to_pixel(x + pe, t, t, need_weights=False)[0])  # BCA text->pixel: (B, N, E)
-        t = self.norm_text(t + self.pixel_to_text(t, x + pe, x, need_weights=False)[0])  # BCA pixel->text: (B, K, E)
-        attn_local = torch.softmax(x @ t.transpose(1, 2) / E ** 0.5, dim=-1)  # (B, N, K)
-        local = attn_local @ t  # local per-pixel class embedding: (B, N, E)
-        z = x.mean(dim=1, keepdim=True)  # pooled image embedding: (B, 1, E)
-        glob = torch.softmax(z @ t.transpose(1, 2) / E ** 0.5, dim=-1) @ t  # global embedding: (B, 1, E)
+        A = self.proj_text.out_features
+        pe = sine_position_encoding(h, w, A, f_I.device).to(f_I.dtype)  # (N, A)
+        x = self.proj_image(f_I).flatten(2).transpose(1, 2)  # (B, N, A)
+        t = self.proj_text(f_T).unsqueeze(0).expand(B, -1, -1)  # (B, K, A)
+        x = self.norm_pixel(x + self.text_to_pixel(x + pe, t, t, need_weights=False)[0])  # BCA text->pixel: (B, N, A)
+        t = self.norm_text(t + self.pixel_to_text(t, x + pe, x, need_weights=False)[0])  # BCA pixel->text: (B, K, A)
+        attn_local = torch.softmax(x @ t.transpose(1, 2) / A ** 0.5, dim=-1)  # (B, N, K)
+        local = attn_local @ t  # local per-pixel class embedding: (B, N, A)
+        z = x.mean(dim=1, keepdim=True)  # pooled image embedding: (B, 1, A)
+        glob = torch.softmax(z @ t.transpose(1, 2) / A ** 0.5, dim=-1) @ t  # global embedding: (B, 1, A)
         sim = torch.stack([F.cosine_similarity(x, local, dim=-1),
                            F.cosine_similarity(x, glob.expand_as(x), dim=-1)], dim=-1)  # DAF similarities: (B, N, 2)
         a = torch.softmax(self.daf_scale * sim, dim=-1)  # DAF weights: (B, N, 2)
-        e = a[..., :1] * local + a[..., 1:] * glob  # fused embedding: (B, N, E)
-        e = e.transpose(1, 2).reshape(B, E, h, w)  # (B, E, h, w)
+        e = a[..., :1] * local + a[..., 1:] * glob  # fused embedding: (B, N, A)
+        e = e.transpose(1, 2).reshape(B, A, h, w)  # (B, A, h, w)
         return f_I + self.scale * (f_I * torch.sigmoid(self.gate(e)))  # ChannelFusion's residual form: (B, C, h, w)
 
 
@@ -100,8 +100,8 @@ class PixelTextAlignmentFusion(nn.Module):
     refinement decoder sees per-class "where is class k" evidence next to the image feature and turns its borders
     into edges.
 
-      x = Conv1x1(f_I)                       (B, E, h, w)
-      t = FC(f_T)                             (K, E)
+      x = Conv1x1(f_I)                       (B, A, h, w)
+      t = FC(f_T)                             (K, A)
       t' = t + lambda * MHA(q=t, k=x+PE, v=x) text attends to position-encoded pixels; lambda learned (P2Tformer)
       GCS_k(n) = cos(x_n, t'_k)               global cosine similarity maps                   (B, K, h, w)
       LCS_k(n) = cos(DWConv_r(x)_n, t'_k)     local: a depthwise r x r convolution whose kernels are softmax-
@@ -113,30 +113,30 @@ class PixelTextAlignmentFusion(nn.Module):
 
     def __init__(self, img_channels, text_dim, num_classes, dim=256, heads=8, kernel_size=9):
         super().__init__()
-        C, D, K, E = img_channels, text_dim, num_classes, dim
-        self.proj_image = nn.Conv2d(C, E, 1)
-        self.proj_text = nn.Linear(D, E)
-        self.attn = nn.MultiheadAttention(E, heads, batch_first=True)  # P2Tformer: queries are the K texts
-        self.norm = nn.LayerNorm(E)
+        C, D, K, A = img_channels, text_dim, num_classes, dim
+        self.proj_image = nn.Conv2d(C, A, 1)
+        self.proj_text = nn.Linear(D, A)
+        self.attn = nn.MultiheadAttention(A, heads, batch_first=True)  # P2Tformer: queries are the K texts
+        self.norm = nn.LayerNorm(A)
         self.lam = nn.Parameter(torch.tensor(0.1))  # P2Tformer's learnable residual scale lambda
-        self.local_kernel = nn.Parameter(torch.zeros(E, 1, kernel_size, kernel_size))  # LCS, softmax -> uniform
+        self.local_kernel = nn.Parameter(torch.zeros(A, 1, kernel_size, kernel_size))  # LCS, softmax -> uniform
         self.kernel_size = kernel_size
         self.fuse = nn.Conv2d(2 * K, K, 1)  # GCS and LCS -> K pseudo-mask channels
         self.out_channels = C + K
 
     def forward(self, f_I, f_T):
         B, C, h, w = f_I.shape
-        E, r = self.proj_text.out_features, self.kernel_size
-        x = self.proj_image(f_I)  # (B, E, h, w)
-        pe = sine_position_encoding(h, w, E, f_I.device).to(f_I.dtype)  # (N, E)
-        seq = x.flatten(2).transpose(1, 2)  # (B, N, E)
-        t = self.proj_text(f_T).unsqueeze(0).expand(B, -1, -1)  # (B, K, E)
-        t = t + self.lam * self.attn(self.norm(t), seq + pe, seq, need_weights=False)[0]  # P2Tformer: (B, K, E)
-        t = F.normalize(t, dim=-1)  # (B, K, E)
-        gcs = torch.einsum("behw,bke->bkhw", F.normalize(x, dim=1), t)  # GCS: cosine maps (B, K, h, w)
+        A, r = self.proj_text.out_features, self.kernel_size
+        x = self.proj_image(f_I)  # (B, A, h, w)
+        pe = sine_position_encoding(h, w, A, f_I.device).to(f_I.dtype)  # (N, A)
+        seq = x.flatten(2).transpose(1, 2)  # (B, N, A)
+        t = self.proj_text(f_T).unsqueeze(0).expand(B, -1, -1)  # (B, K, A)
+        t = t + self.lam * self.attn(self.norm(t), seq + pe, seq, need_weights=False)[0]  # P2Tformer: (B, K, A)
+        t = F.normalize(t, dim=-1)  # (B, K, A)
+        gcs = torch.einsum("bahw,bka->bkhw", F.normalize(x, dim=1), t)  # GCS: cosine maps (B, K, h, w)
         kernel = torch.softmax(self.local_kernel.flatten(1), dim=1).view_as(self.local_kernel)  # normalised taps
-        local = F.conv2d(x, kernel.to(x.dtype), padding=r // 2, groups=E)  # depthwise r x r: (B, E, h, w)
-        lcs = torch.einsum("behw,bke->bkhw", F.normalize(local, dim=1), t)  # LCS: cosine maps (B, K, h, w)
+        local = F.conv2d(x, kernel.to(x.dtype), padding=r // 2, groups=A)  # depthwise r x r: (B, A, h, w)
+        lcs = torch.einsum("bahw,bka->bkhw", F.normalize(local, dim=1), t)  # LCS: cosine maps (B, K, h, w)
         masks = self.fuse(torch.cat([gcs, lcs], dim=1))  # K pseudo-masks: (B, K, h, w)
         return torch.cat([f_I, masks], dim=1)  # (B, C + K, h, w)
 
@@ -180,7 +180,7 @@ FUSIONS = ("cross_attention", "pixel_text_alignment")
 
 def build_fusion(name, img_channels, text_dim, num_classes, attn_dim=256, attn_heads=8, lcs_kernel=9):
     """Build the related-paper fusion `name` (one of FUSIONS) for f_I with img_channels and f_T of
-    (num_classes, text_dim); attn_dim = E, attn_heads and lcs_kernel (FGAseg's r) are their settings."""
+    (num_classes, text_dim); attn_dim = A, attn_heads and lcs_kernel (FGAseg's r) are their settings."""
     if name == "cross_attention":
         return CrossAttentionFusion(img_channels, text_dim, num_classes, attn_dim, attn_heads)
     if name == "pixel_text_alignment":

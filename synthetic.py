@@ -39,17 +39,20 @@ def _shape_mask(k, u, v):
 class SyntheticEdges(Dataset):
     """Deterministic scenes of 2-5 overlapping shapes on a noisy grey background; class k has its own shape and
     colour (SYNTHETIC_CLASSES, e.g. "red disc"), so a tiny CNN learns it in minutes on a CPU. Edges come from the
-    same instance-sensitive mask-to-edge code as SBD (radius `radius`). Scene `index` depends only on (seed, index).
+    same instance-sensitive mask-to-edge code as SBD (radius `radius`; edge_type="cls": category edges, the class
+    map compared instead of the instance ids). Scene `index` depends only on (seed, index).
     `eval_gt(index, "raw")` = the training edges, `"thin"` = radius-1 edges thinned (thinning.thin), as Cityscapes.
     """
     metric_preset, eval_scale = "sbd", 1.0
 
-    def __init__(self, num_images, size, num_classes=4, seed=0, transform=None, radius=2):
+    def __init__(self, num_images, size, num_classes=4, seed=0, transform=None, radius=2, edge_type="inst"):
         if not 1 <= num_classes <= len(SYNTHETIC_CLASSES):
             raise ValueError(f"num_classes must be 1..{len(SYNTHETIC_CLASSES)}, got {num_classes}")
+        if edge_type not in ("inst", "cls"):
+            raise ValueError(f"edge_type must be 'inst' or 'cls', got {edge_type!r}")
         self.num_images, self.num_classes, self.seed = num_images, num_classes, seed
         self.size = (size, size) if isinstance(size, int) else tuple(size)
-        self.transform, self.radius = transform, radius
+        self.transform, self.radius, self.edge_type = transform, radius, edge_type
         self.class_names = SYNTHETIC_CLASSES[:num_classes]
 
     def __len__(self):
@@ -78,9 +81,13 @@ class SyntheticEdges(Dataset):
             classes[mask], instances[mask] = k + 1, j
         return np.clip(image, 0, 255).astype(np.uint8), classes, instances
 
+    def regions(self, classes, instances):
+        """The map SEAL's rule compares: instance ids ("inst", the default) or the class map ("cls")."""
+        return instances if self.edge_type == "inst" else classes
+
     def __getitem__(self, index):
         image, classes, instances = self.scene(index)
-        bits = edge_bits(instances, classes, radius=self.radius)
+        bits = edge_bits(self.regions(classes, instances), classes, radius=self.radius)
         if self.transform is not None:
             image, bits = self.transform(image, bits)
         return to_sample(image, bits, self.num_classes, f"synthetic_{index:05d}", index)
@@ -88,15 +95,16 @@ class SyntheticEdges(Dataset):
     def label_bits(self, index):
         """Packed labels of scene `index` (datasets.count_unusable_labels reads them)."""
         _, classes, instances = self.scene(index)
-        return edge_bits(instances, classes, radius=self.radius)
+        return edge_bits(self.regions(classes, instances), classes, radius=self.radius)
 
     def eval_seg(self, index):
         return self.scene(index)[1]  # (H, W) class map, 0 background
 
     def eval_gt(self, index, mode="thin"):
         _, classes, instances = self.scene(index)
+        regions = self.regions(classes, instances)
         if mode == "raw":
-            return unpack_edges(edge_bits(instances, classes, radius=self.radius), self.num_classes)[0].astype(bool)
+            return unpack_edges(edge_bits(regions, classes, radius=self.radius), self.num_classes)[0].astype(bool)
         if mode == "thin":
-            return thin_edges(unpack_edges(edge_bits(instances, classes, radius=1), self.num_classes)[0])
+            return thin_edges(unpack_edges(edge_bits(regions, classes, radius=1), self.num_classes)[0])
         raise ValueError(f"mode must be 'thin' or 'raw', got {mode!r}")

@@ -1,8 +1,9 @@
-"""Training augmentation and tiling: random scale, pad, crop, flip (Sec. 4.1.2); tiles, the sliding window, samples.
+"""Training augmentation and tiling: random scale, pad, crop (Sec. 4.1.2), flip (ours); tiles, sliding window, samples.
 
-Paper Sec. 4.1.2: "random scaling (0.5 to 1.5), 512x512 crops, horizontal flips" for SBD; Cityscapes images are
-cut into 512x512 tiles. The paper states the scale augmentation for SBD only, so the Cityscapes default here is
-no rescaling (`scale=None`); our reading, and train.py's `--scale-range` sets it for either dataset.
+Paper Sec. 4.1.2: random scaling (0.5 to 1.5) and 512x512 crops for SBD; Cityscapes images are cut into 512x512
+tiles. The paper states the scale augmentation for SBD only, so the Cityscapes default here is no rescaling
+(`scale=None`); our reading, and train.py's `--scale-range` sets it for either dataset. Random horizontal flips
+are our choice: the paper names no flips (a common edge-detection augmentation; `flip=False` turns them off).
 Follows torchvision `references/segmentation/transforms.py` (pad with the ignore label, then crop), on packed
 labels (labels.py): one uint32 map moves instead of K planes.
 """
@@ -14,7 +15,7 @@ from labels import IGNORE_BIT, resize_nearest, unpack_edges
 
 
 class TrainTransform:
-    """Sec. 4.1.2: random scale, pad to the crop (padding = ignore), random crop, random horizontal flip.
+    """Sec. 4.1.2: random scale, pad to the crop (padding = ignore), random crop; then a random horizontal flip (ours).
 
     Works on (image uint8 (H, W, 3), packed labels uint32 (H, W)); labels are resized with nearest neighbour on the
     same pixel grid as the bilinear image. Every random draw (scale, crop position, flip) comes from `generator`,

@@ -44,8 +44,8 @@ from inference import predict  # noqa: E402
 # `text ...` the controls of --text-features, the rest beyond the paper (off by default)
 OPTIONS = [
     ("none", "paper, Table 1 baseline (no text)", ["--fusion", "none"]),
-    ("product", "paper, Eq. (3-3)-(3-5)", ["--fusion", "product"]),
-    ("product_spatial", "paper, Eq. (3-4) read literally", ["--fusion", "product_spatial"]),
+    ("product", "paper Eq. (3-3)-(3-5), our SE-style reading", ["--fusion", "product"]),
+    ("product_spatial", "our literal reading of Eq. (3-3)-(3-5)", ["--fusion", "product_spatial"]),
     ("text shuffled", "control: another class's CLIP features", ["--fusion", "product", "--text-features", "shuffled"]),
     ("text random", "control: Gaussian, CLIP norms", ["--fusion", "product", "--text-features", "random"]),
     ("text onehot", "control: one-hot, no language", ["--fusion", "product", "--text-features", "onehot"]),
@@ -58,7 +58,7 @@ OPTIONS = [
     ("prompts ensemble", "CLIP, ensemble mean", ["--fusion", "product", "--prompts", "ensemble"]),
     ("prompts select", "CA-CL 2025 / MTA-CLIP 2024, per-class selection",
      ["--fusion", "product", "--prompts", "select", "--contrast-weight", "0.1", "--select-every", "20"]),
-    ("prompts learned", "CoOp 2022, M=4 learned context", ["--fusion", "product", "--prompts", "learned"]),
+    ("prompts learned", "CoOp 2022, N_ctx=4 learned context", ["--fusion", "product", "--prompts", "learned"]),
 ]
 
 

@@ -1,6 +1,7 @@
 """One command that measures a GPU for this project: training throughput, memory, model-FLOPs utilisation
 (MFU), torch.compile, inference speed, bf16 numerics, one DDP step, and the exact benchmark on the CPUs.
-Measures the training step of paper Sec. 4.1.2, the inference of Sec. 4.3 and the benchmark of Sec. 4.1.3.
+Measures the training step with the settings of paper Sec. 4.1.2, our inference (inference.py: whole image,
+512 window on Cityscapes) and the benchmark of Sec. 4.1.3.
 
     python bench/gpu_check.py [--quick] [--out gpu_check.json]   # ~5 minutes on one GPU (--quick: ~2)
     python bench/gpu_check.py --device cpu --size 64 --batch 2 --steps 2 --backbones tiny --casenet-backbone tiny

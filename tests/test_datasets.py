@@ -1,6 +1,5 @@
 """Tests for datasets.py and synthetic.py: SEAL lists, readers and their errors, make_dataset, label counts, stats."""
 import hashlib
-import os
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import torch
 from PIL import Image
 
 import datasets as D
-from labels import IGNORE_BIT, edge_bits, write_label
+from labels import IGNORE_BIT, write_label
 from synthetic import SYNTHETIC_CLASSES, SyntheticEdges
 from transforms import TrainTransform
 
@@ -67,8 +66,15 @@ def test_read_image_of_any_kind(tmp_path):
     np.testing.assert_array_equal(D.read_image(str(tmp_path / "rgba.png")), rgb)
     Image.fromarray(rgb[:, :, 0]).save(tmp_path / "gray.png")
     np.testing.assert_array_equal(D.read_image(str(tmp_path / "gray.png")), np.repeat(rgb[:, :, :1], 3, axis=2))
-    Image.fromarray(rgb[:, :, 0].astype(np.uint16) * 257).save(tmp_path / "gray16.png")  # 16-bit: not clipped
-    np.testing.assert_array_equal(D.read_image(str(tmp_path / "gray16.png")), np.repeat(rgb[:, :, :1], 3, axis=2))
+    gray = rgb[:, :, 0].copy()
+    gray[0, :2] = 0, 255
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "gray16.png")  # 16-bit 0..65535: not clipped
+    np.testing.assert_array_equal(D.read_image(str(tmp_path / "gray16.png")), np.repeat(gray[:, :, None], 3, axis=2))
+    Image.fromarray(gray.astype(np.uint16) * 16).save(tmp_path / "gray12.png")  # 12-bit in 16: its own range
+    np.testing.assert_array_equal(D.read_image(str(tmp_path / "gray12.png")), np.repeat(gray[:, :, None], 3, axis=2))
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"notes\.png: not an image Pillow can read"):
+        D.read_image(str(tmp_path / "notes.png"))
 
 
 def test_class_bits_beyond_k_in_training_labels_and_eval_gt_are_refused(tmp_path):
@@ -136,6 +142,34 @@ def test_edge_statistics():
     assert s["edge_all"] == pytest.approx(edges.any(1).mean())
     np.testing.assert_allclose(s["seg"], [(seg == k).mean() for k in (1, 2, 3)])
     assert s["seg_all"] == pytest.approx((seg > 0).mean()) and 0 < s["edge_all"] < s["seg_all"]
+
+
+def test_edge_statistics_compares_both_shares_on_the_same_valid_pixels(tmp_path):
+    """Left half ignored and covered by a class-1 segment: neither share counts it (4x4 image, 8 valid pixels)."""
+    bits = np.zeros((4, 4), np.uint32)
+    bits[:, :2] = IGNORE_BIT
+    bits[0, 3] = 1 << 1  # one edge pixel of class 2 among the valid ones
+    seg = np.zeros((4, 4), np.uint8)
+    seg[:, :2] = 1   # class 1 only on ignored pixels
+    seg[:2, 2] = 2   # class 2 on two valid pixels
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
+    write_label(str(tmp_path / "a.png.bin"), bits)
+    (tmp_path / "gt_eval" / "seg").mkdir(parents=True)
+    Image.fromarray(seg).save(tmp_path / "gt_eval" / "seg" / "a.png")
+    (tmp_path / "test_inst.txt").write_text("a.png a.png.bin\n")
+    s = D.edge_statistics(D.SBDEdges(str(tmp_path), "test"))
+    assert s["pixels"] == 8 and s["edge"][1] == s["edge_all"] == 1 / 8
+    assert s["seg"][:2] == [0, 2 / 8] and s["seg_all"] == 2 / 8
+
+
+def test_synthetic_category_edges():
+    """edge_type="cls" compares the class map: a subset of the instance-sensitive edges (the default, unchanged)."""
+    inst, cls = (SyntheticEdges(4, 64, num_classes=2, seed=1, edge_type=t) for t in ("inst", "cls"))
+    for i in range(4):
+        a, b = inst[i]["edges"].numpy().astype(bool), cls[i]["edges"].numpy().astype(bool)
+        assert not (b & ~a).any() and np.array_equal(cls.eval_gt(i, "raw"), b)
+    assert any((inst[i]["edges"] != cls[i]["edges"]).any() for i in range(4))  # touching shapes of one class
+    assert D.make_dataset("synthetic", None, "test", edge_type="cls").edge_type == "cls"
 
 
 def test_synthetic_dataset():

@@ -81,28 +81,32 @@ def test_the_ground_truth_as_prediction_scores_one(ckpt, tmp_path, monkeypatch):
 def test_sbd_original_uses_the_class_maps(ckpt, tmp_path, monkeypatch):
     """GT edges plus isolated false positives deep inside a segment of their class. `sbd` counts them:
     R = 1, P = n_gt / (n_gt + n_fp). `sbd-original` removes predictions inside the segment farther than the
-    tolerance from its edges (it needs the class maps for that): P = R = 1."""
+    tolerance from its edges (it needs the class maps for that): P = R = 1. Each preset is fed its own GT: `sbd`
+    the instance-sensitive one, `sbd-original` the category one (SBD's GTcls)."""
     test_set = datasets.make_dataset("synthetic", None, "test")
     gts = [test_set.eval_gt(i, "thin").astype(np.float32) for i in range(4)]  # (K, H, W) each
+    cls_set = datasets.make_dataset("synthetic", None, "test", edge_type="cls")
+    gts_cls = [cls_set.eval_gt(i, "thin").astype(np.float32) for i in range(4)]
     k = 1  # green square: a large one in image 3; its cropped GT is a fixed point of thinning
     assert stable(gts, k)
-    maps, n_gt, n_fp = [], 0, 0
-    for i, gt in enumerate(gts):
+    maps, maps_cls, n_gt, n_fp = [], [], 0, 0
+    for i, (gt, gt_cls) in enumerate(zip(gts, gts_cls)):
         seg = test_set.eval_seg(i)                                      # (H, W) 0 background, k + 1 = class k
-        ys, xs = np.nonzero(gt[k])
-        pred = gt.copy()
+        ys, xs = np.nonzero(gt[k])  # the category edges are a subset of the instance-sensitive ones
+        pred, pred_cls = gt.copy(), gt_cls.copy()
         for y in range(8, 120, 4):                                      # a grid of isolated pixels
             for x in range(8, 120, 4):
                 far = ys.size == 0 or ((ys - y) ** 2 + (xs - x) ** 2).min() > 8 ** 2  # > tolerance (3.6 px)
                 if seg[y, x] == k + 1 and far:
-                    pred[k, y, x] = 1.0
+                    pred[k, y, x] = pred_cls[k, y, x] = 1.0
                     n_fp += 1
         n_gt += gt[k, 5:-5, 5:-5].sum()                                 # the `sbd` preset crops 5 pixels
         maps.append(pred)
+        maps_cls.append(pred_cls)
     assert n_fp >= 5 and n_gt > 0
     results = {}
-    for preset in ("sbd", "sbd-original"):
-        fake_predictions(monkeypatch, maps)
+    for preset, preds in (("sbd", maps), ("sbd-original", maps_cls)):
+        fake_predictions(monkeypatch, preds)
         results[preset] = run(ckpt, tmp_path / preset, "--limit", "4", "--pictures", "0", "--preset", preset)
     precision = n_gt / (n_gt + n_fp)
     name = test_set.class_names[k]
@@ -138,6 +142,47 @@ def folder_checkpoint(path, root, classes=("red disc", "green square", "blue tri
 
 
 CLASSES = ["red disc", "green square", "blue triangle", "yellow ring"]
+
+
+def test_sbd_original_scores_the_category_gt(tmp_path, monkeypatch, capsys):
+    """`sbd-original` is SBD's own benchmark: it reads gt_eval/thin_cls (category boundaries), the other presets
+    gt_eval/thin_inst. The two GTs differ here; the prediction is the category GT, so only it scores 1."""
+    folder_dataset(tmp_path / "data", CLASSES, ["a"])
+    inst, cls = np.zeros((4, 48, 64), np.float32), np.zeros((4, 48, 64), np.float32)
+    cls[0, 10:30, 20] = 1                       # a category boundary of class 1
+    inst[0, 10:30, 20] = inst[0, 10:30, 40] = 1  # plus an instance boundary inside the class
+    os.makedirs(tmp_path / "data" / "gt_eval" / "thin_cls")
+    os.makedirs(tmp_path / "data" / "gt_eval" / "seg")
+    labels.write_label(str(tmp_path / "data" / "gt_eval" / "thin_inst" / "a.png"), labels.pack_edges(inst))
+    labels.write_label(str(tmp_path / "data" / "gt_eval" / "thin_cls" / "a.png"), labels.pack_edges(cls))
+    seg = np.zeros((48, 64), np.uint8)
+    seg[10:30, 20:41] = 1  # class 1's segment, the category boundary on its left side
+    Image.fromarray(seg).save(tmp_path / "data" / "gt_eval" / "seg" / "a.png")
+    (tmp_path / "data" / "test_cls.txt").write_text("images/a.png labels/a.png\n")
+    folder_checkpoint(tmp_path / "last.pt", tmp_path / "data")
+    scores = {}
+    for preset in ("sbd-original", "sbd"):
+        fake_predictions(monkeypatch, [cls])
+        scores[preset] = run(tmp_path / "last.pt", tmp_path / preset, "--preset", preset, "--pictures", "0")
+        assert scores[preset]["edge_type"] == ("cls" if preset == "sbd-original" else "inst")
+    assert scores["sbd-original"]["classes"]["red disc"]["ODS"] == pytest.approx(1.0)
+    assert scores["sbd"]["classes"]["red disc"]["ODS"] < 0.9  # the instance boundary is missed
+    assert "ground truth: category boundaries (edge_type cls, gt_eval/thin_cls)" in capsys.readouterr().out
+
+
+def test_sbd_original_on_cityscapes_is_one_clear_error(tmp_path):
+    """Cityscapes has no GT class maps (converters.py writes none): `sbd-original` stops with one line that does
+    not send the user to a prepare command that would not write them."""
+    (tmp_path / "cs").mkdir()
+    (tmp_path / "cs" / "test_cls.txt").write_text("leftImg8bit/val/x/a_leftImg8bit.png gtFine/a.png\n")
+    folder_checkpoint(tmp_path / "last.pt", tmp_path / "cs", datasets.CITYSCAPES_CLASSES, dataset="cityscapes")
+    proc = subprocess.run([sys.executable, "evaluate.py", "--ckpt", str(tmp_path / "last.pt"), "--preset",
+                           "sbd-original"], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line and "needs GT class maps" in line and "--dataset cityscapes has none" in line
+    assert "prepare.py" not in line and "--preset cityscapes" in line
 
 
 def test_empty_test_list_is_an_error_naming_it(tmp_path):
@@ -210,7 +255,6 @@ def test_model_pt_without_its_dataset_name_is_recognised_by_its_classes(tmp_path
 def test_sbd_release_prepared_and_evaluated_with_both_sbd_presets(tmp_path):
     """The real path: SBD's release format -> prepare.py sbd -> evaluate.py (sbd, and sbd-original with the
     class maps that prepare writes for the test split)."""
-    pytest.importorskip("scipy")
     import converters
     from test_prepare import _write_sbd
     names = [f"2008_{i:06d}" for i in range(5)]

@@ -30,13 +30,18 @@ def test_atomic_write_fsyncs_before_the_rename(tmp_path, monkeypatch):
     assert calls[:2] == ["fsync", "replace"]
 
 
-def test_remove_stale_tmp(tmp_path):
+def test_remove_stale_tmp_removes_only_atomic_writes_temporary_files(tmp_path):
     (tmp_path / "sub").mkdir()
-    for n in ("a.tmp123.png", "sub/b.tmp9.bin", "sub/c.tmp77", "keep.png", "template.png", "x.tmp.png"):
+    names = []  # the temporary name atomic_write uses: same folder, same extension (PIL picks the format)
+    files.atomic_write(str(tmp_path / "sub" / "label.png"), lambda tmp: (names.append(tmp), open(tmp, "w").close()))
+    assert names == [str(tmp_path / "sub" / f"label.lsed.tmp{os.getpid()}.png")]
+    users = ["photo.tmp123.jpg", "a.tmp123.png", "sub/c.tmp77", "keep.png", "template.png", "x.tmp.png",
+             "y.lsed.tmp.png"]  # a user's own files, copied under --dst
+    for n in ("a.lsed.tmp123.png", "sub/b.lsed.tmp9.bin", "sub/c.lsed.tmp77", *users):
         (tmp_path / n).write_text("")
     assert files.remove_stale_tmp(str(tmp_path)) == 3
-    assert sorted(os.listdir(tmp_path)) == ["keep.png", "sub", "template.png", "x.tmp.png"]
-    assert os.listdir(tmp_path / "sub") == []
+    left = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _, fs in os.walk(tmp_path) for f in fs)
+    assert left == sorted(users + ["sub/label.png"])
 
 
 def test_safe_join_refuses_paths_that_leave_the_root(tmp_path):

@@ -58,6 +58,13 @@ def check_present(result):
             assert math.isfinite(section[key]), (where, key)
 
 
+def check_flop_rate(train):
+    """The units of the figures: GFLOP per image x images/s = GFLOP/s = achieved TFLOP/s x 1000."""
+    assert train["achieved_tflops"] > 0
+    assert train["achieved_tflops"] == pytest.approx(train["gflops_per_image"] * train["images_per_s"] / 1000,
+                                                     rel=1e-9)
+
+
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
     return run_check(str(tmp_path_factory.mktemp("gpu_check")))
@@ -68,7 +75,8 @@ def test_cpu_run_has_every_figure(full):
     check_present(result)
     for c in CONFIGS:  # what applies on a CPU is measured ...
         train = result["train"][c]
-        assert train["images_per_s"] > 0 and train["gflops_per_image"] > 0 and train["achieved_tflops"] > 0
+        assert train["images_per_s"] > 0 and train["gflops_per_image"] > 0
+        check_flop_rate(train)
         assert result["inference"][c]["sbd_images_per_s"] > 0 and result["inference"][c]["cityscapes_images_per_s"] > 0
         top = result["profile"][c]["top_kernels"]["top"]
         assert top and all(row["ms_per_step"] >= 0 and row["calls"] > 0 for row in top)
@@ -77,6 +85,8 @@ def test_cpu_run_has_every_figure(full):
         assert train["mfu"] is None and "--peak-tflops" in train["reasons"]["mfu"]
     compiled = result["train_compile"]  # the eager backend here (dynamo's graph capture, no code generation)
     assert compiled["tiny"]["images_per_s"] > 0 and compiled["tiny"]["compile_s"] > 0
+    check_flop_rate(compiled["tiny"])
+    assert compiled["tiny"]["gflops_per_image"] == pytest.approx(result["train"]["tiny"]["gflops_per_image"])
     assert compiled["casenet_tiny"]["reasons"]["images_per_s"] == "not run: compiled configs: ['tiny']"
     assert result["inference"]["tiny"]["shapes"] == {"sbd": "47x62, whole image", "cityscapes": "128x256, window 64"}
     n = result["numerics"]  # bf16 autocast stays close to fp32
@@ -89,13 +99,15 @@ def test_cpu_run_has_every_figure(full):
 
 def test_failing_config_is_recorded_and_flops_do_not_depend_on_the_batch(full, tmp_path):
     result, _ = run_check(str(tmp_path), "--backbones", "no_such_backbone", "tiny", "--batch", "1",
-                          "--peak-tflops", "1.0", "--skip", "numerics", "ddp", "exact", "compile")
+                          "--peak-tflops", "4.0", "--skip", "numerics", "ddp", "exact", "compile")
     bad = result["train"]["no_such_backbone"]
     assert bad["images_per_s"] is None and bad["reasons"]["images_per_s"].startswith("error:")
     assert result["inference"]["no_such_backbone"]["reasons"]["sbd_images_per_s"].startswith("error:")
     tiny = result["train"]["tiny"]
     assert tiny["images_per_s"] > 0  # the next config still ran
-    assert tiny["mfu"] == pytest.approx(tiny["achieved_tflops"] / 1.0)
+    assert result["meta"]["peak_bf16_tflops"] == 4.0 and result["meta"]["peak_source"] == "--peak-tflops"
+    check_flop_rate(tiny)
+    assert tiny["mfu"] == pytest.approx(tiny["achieved_tflops"] / 4.0, rel=1e-9)  # a fraction of the given peak
     # FLOPs per image: the count of one step of batch 1 is that of batch 2 divided by 2 (up to the few
     # batch-independent FLOPs, e.g. the fusion's projection of the K text features: 0.3% here)
     assert tiny["gflops_per_image"] == pytest.approx(full[0]["train"]["tiny"]["gflops_per_image"], rel=0.01)

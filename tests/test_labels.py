@@ -54,6 +54,16 @@ def test_edge_of_a_square_and_border():
     assert L.mask_to_edges(labels, 1, radius=2).sum() == 0
 
 
+def test_mask_values_above_k_are_an_error_not_background():
+    labels = np.zeros((6, 6), np.int64)
+    labels[1:4, 1:4] = 2
+    labels[5, 5] = 255  # an ignore label is fine
+    assert L.mask_to_edges(labels, 2, radius=1)[1].sum() > 0
+    labels[0, 0], labels[0, 1] = 7, 3  # classes 3 and 7 of a 2-class mask would silently become background
+    with pytest.raises(ValueError, match=r"label values \[3, 7\] are outside 0\.\.2"):
+        L.mask_to_edges(labels, 2)
+
+
 def test_pack_unpack_and_bit31():
     rng = np.random.default_rng(0)
     edges = (rng.random((20, 7, 9)) < 0.3).astype(np.uint8)

@@ -90,6 +90,17 @@ def test_colour_and_ill_sized_predictions_name_the_file(tmp_path):
         metrics.evaluate_folder(tmp_path / "pred2", tmp_path / "gt", 2, "sbd")
 
 
+def test_colour_gt_class_png_names_the_file(tmp_path):
+    gt = np.zeros((2, 12, 16), bool)
+    gt[0, 6, 2:14] = gt[1, 3, 2:8] = True
+    write_class_pngs(tmp_path / "gt", gt.astype(np.uint8) * 255, "a")
+    write_class_pngs(tmp_path / "pred", gt.astype(np.uint8) * 255, "a")
+    rgb = np.repeat(gt[1, :, :, None].astype(np.uint8) * 255, 3, axis=2)  # (12, 16, 3): passes a shape[:2] check
+    Image.fromarray(rgb).save(tmp_path / "gt" / "class_002" / "a.png")
+    with pytest.raises(ValueError, match=r"GT .*class_002[/\\]a\.png has mode RGB.*one gray or 1-bit PNG per class"):
+        metrics.evaluate_folder(tmp_path / "pred", tmp_path / "gt", 2, "sbd")
+
+
 def test_names_that_leave_the_folder_are_refused(tmp_path):
     gt = np.zeros((1, 12, 16), bool)
     write_class_pngs(tmp_path / "pred", gt.astype(np.uint8), "a")

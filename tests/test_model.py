@@ -153,6 +153,8 @@ def test_old_decoder_layout_gets_a_clear_message():
 
 def test_model_docstring_holds_one_symbol_table():
     doc = M.__doc__
-    for symbol in ("B ", "K ", "D ", "L ", "E ", "C ", "M ", "N_ctx", "H x W", "h x w", "T_n", "n_t"):
+    for symbol in ("B ", "K ", "D ", "L ", "E ", "A ", "C ", "M ", "N_ctx", "H x W", "h x w", "T_n", "n_t"):
         assert symbol in doc, symbol
+    table = {line.split()[0]: line for line in doc.splitlines() if line.startswith("    ") and line.split()}
+    assert "attention" not in table["E"] and "attn_dim" in table["A"]  # one meaning each: E CLIP's, A attention
     assert "Eq. (3-1)" in doc and "P = Model(I, T)" in doc

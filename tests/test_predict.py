@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 import checkpoint
+import datasets
 import inference
 import predict
 from test_checkpoint import tiny_checkpoint
@@ -70,12 +71,17 @@ def test_every_kind_of_image(model_pt, tmp_path, capsys):
     assert "images/s on cpu" in printed
 
 
-def test_high_bit_depth_is_stretched_by_its_range_not_clipped():
-    deep = (np.arange(12 * 16).reshape(12, 16) * 20).astype(np.uint16)  # 0..3820: a 12-bit camera image
-    rgb = predict.to_rgb(Image.fromarray(deep))
+def test_high_bit_depth_is_stretched_by_its_range_not_clipped(tmp_path):
+    """datasets.read_image, predict's reader: one policy for 16-bit, 32-bit and float images."""
+    deep = (np.arange(12 * 16).reshape(12, 16) * 20 + 100).astype(np.uint16)  # 100..3920: a 12-bit camera image
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    rgb = datasets.read_image(str(tmp_path / "deep.png"))
     assert rgb.shape == (12, 16, 3) and rgb.min() == 0 and rgb.max() == 255
-    assert np.array_equal(rgb[..., 0], np.round(deep / deep.max() * 255).astype(np.uint8))
-    floats = predict.to_rgb(Image.fromarray(np.full((4, 4), 0.25, np.float32)))  # a constant image
+    want = np.round((deep - 100.0) / (deep.max() - 100.0) * 255).astype(np.uint8)
+    assert np.array_equal(rgb[..., 0], want) and np.array_equal(rgb[..., 2], want)
+    Image.fromarray(deep.astype(np.int32) * 1000).save(tmp_path / "deep32.tif")  # 32-bit integers: the same
+    assert np.array_equal(datasets.read_image(str(tmp_path / "deep32.tif")), rgb)
+    floats = datasets.to_rgb(Image.fromarray(np.full((4, 4), 0.25, np.float32)))  # a constant image
     assert floats.shape == (4, 4, 3) and floats.max() == 0
 
 
@@ -86,9 +92,11 @@ def test_exif_rotated_photo_is_upright(model_pt, tmp_path):
     exif = image.getexif()
     exif[0x0112] = 6  # orientation 6: the camera was turned; shown rotated 90 degrees clockwise
     image.save(tmp_path / "phone.jpg", exif=exif, quality=100)
-    upright, _ = predict.read_image(str(tmp_path / "phone.jpg"))
+    upright = datasets.read_image(str(tmp_path / "phone.jpg"), upright=True)
     assert upright.shape == (50, 30, 3)
     assert upright[:5, -5:].mean() > 200 and upright[:5, :5].mean() < 50  # the mark is now top-right
+    stored = datasets.read_image(str(tmp_path / "phone.jpg"))  # training: the pixel grid the labels are drawn on
+    assert stored.shape == (30, 50, 3) and stored[:5, :5].mean() > 200
     run(model_pt, tmp_path / "out", tmp_path / "phone.jpg")
     assert class_pngs(tmp_path / "out", "phone").shape == (4, 50, 30)
 
@@ -115,7 +123,7 @@ def test_folder_with_other_files_warns_for_each(model_pt, tmp_path, capsys):
     assert summary["images"] == 1 and summary["skipped"] == 2
     err = capsys.readouterr().err
     assert f"WARNING: skipped {src / 'notes.txt'}: not an image" in err
-    assert f"WARNING: skipped {src / 'cut.jpg'}: cannot decode it" in err and "truncated" in err
+    assert f"WARNING: skipped {src / 'cut.jpg'}: cannot decode the image" in err and "truncated" in err
 
 
 def test_inputs_that_are_not_images_or_match_nothing_are_errors(model_pt, tmp_path):

@@ -6,13 +6,13 @@ import re
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import converters
 import datasets as D
+import files
 import prepare
-from labels import IGNORE_BIT, mask_to_edges, read_label, unpack_edges, write_label
+from labels import mask_to_edges
 
 
 def _write_sbd(root, names, rng, H=20, W=24):
@@ -50,7 +50,6 @@ def _write_sbd(root, names, rng, H=20, W=24):
 
 @pytest.mark.parametrize("fmt", ["png", "bin"])
 def test_prepare_sbd(tmp_path, fmt):
-    pytest.importorskip("scipy")
     rng = np.random.default_rng(2)
     train, test = ["2008_000001", "2008_000002", "2008_000003"], ["2008_000004", "2008_000005"]
     src, truth = _write_sbd(tmp_path, train + test, rng)
@@ -60,7 +59,7 @@ def test_prepare_sbd(tmp_path, fmt):
     prepare.prepare_sbd(str(src), dst, fmt=fmt, num_val=1)
     sizes = {s: len(D.SBDEdges(dst, s)) for s in ("train", "val", "trainval", "test")}
     assert sizes == {"train": 2, "val": 1, "trainval": 3, "test": 2}
-    assert not [f for _, _, fs in os.walk(dst) for f in fs if ".tmp" in f]
+    assert not [f for _, _, fs in os.walk(dst) for f in fs if files.TMP_TAG in f]
     for edge_type in ("cls", "inst"):
         ds = D.SBDEdges(dst, "test", edge_type=edge_type)
         for i, name in enumerate(ds.names):
@@ -134,11 +133,25 @@ def test_prepare_cityscapes(tmp_path, capsys):
 # ------------------------------------------------------------------------------------------- re-runs and kills
 
 def _small_sbd(tmp_path, train=("2008_000001", "2008_000002"), test=("2008_000003",)):
-    pytest.importorskip("scipy")
     src, truth = _write_sbd(tmp_path, list(train) + list(test), np.random.default_rng(5))
     (src / "dataset" / "train.txt").write_text("\n".join(train) + "\n")
     (src / "dataset" / "val.txt").write_text("\n".join(test) + "\n")
     return src, truth
+
+
+def test_val_list_names_outside_sbd_train_warn_or_stop(tmp_path, capsys):
+    """--val-list names held out of SBD train: a name not in it (a test image, a typo) is reported, not dropped
+    silently; a list with none of them is an error."""
+    src, _ = _small_sbd(tmp_path, train=("2008_000001", "2008_000002", "2008_000004"))
+    (tmp_path / "val.txt").write_text("2008_000002\n2008_000003\n2008_009999\n")  # a test image and a typo
+    converters.prepare_sbd(str(src), str(tmp_path / "sbd"), val_list=str(tmp_path / "val.txt"))
+    out = capsys.readouterr().out
+    assert f"WARNING: --val-list {tmp_path / 'val.txt'}: 2 of its 3 names are not in SBD's train list" in out
+    assert "2008_000003, 2008_009999" in out
+    assert D.SBDEdges(str(tmp_path / "sbd"), "val").names == ["2008_000002"]
+    (tmp_path / "none.txt").write_text("2008_000003\n")
+    with pytest.raises(ValueError, match=r"none\.txt: none of its 1 names is in SBD's train list"):
+        converters.prepare_sbd(str(src), str(tmp_path / "sbd2"), val_list=str(tmp_path / "none.txt"))
 
 
 def test_rerun_with_other_options_stops_or_rebuilds(tmp_path):
@@ -180,7 +193,7 @@ def test_killed_prepare_resumes_and_removes_its_temporary_files(tmp_path, monkey
     def dying_write(path, bits):
         calls.append(path)
         if len(calls) == 3:  # killed in the middle of the third file: a temporary file stays behind
-            open(os.path.splitext(path)[0] + ".tmp4242.png", "wb").write(b"half")
+            open(os.path.splitext(path)[0] + f"{files.TMP_TAG}4242.png", "wb").write(b"half")
             raise KeyboardInterrupt
         real(path, bits)
     monkeypatch.setattr(converters, "write_label", dying_write)
@@ -188,9 +201,11 @@ def test_killed_prepare_resumes_and_removes_its_temporary_files(tmp_path, monkey
         prepare.prepare_sbd(str(src), dst, num_val=1)
     monkeypatch.setattr(converters, "write_label", real)
     assert not json.load(open(os.path.join(dst, "prepare.json")))["complete"]
-    assert [f for _, _, fs in os.walk(dst) for f in fs if ".tmp" in f]
+    assert [f for _, _, fs in os.walk(dst) for f in fs if files.TMP_TAG in f]
+    open(os.path.join(dst, "photo.tmp123.jpg"), "wb").write(b"a user's file")  # not a temporary file of ours
     prepare.prepare_sbd(str(src), dst, num_val=1)  # same options: resumes
-    assert not [f for _, _, fs in os.walk(dst) for f in fs if ".tmp" in f]
+    assert not [f for _, _, fs in os.walk(dst) for f in fs if files.TMP_TAG in f]
+    assert os.path.isfile(os.path.join(dst, "photo.tmp123.jpg"))
     assert json.load(open(os.path.join(dst, "prepare.json")))["complete"]
     for i, name in enumerate(D.SBDEdges(dst, "trainval").names):
         np.testing.assert_array_equal(D.SBDEdges(dst, "trainval")[i]["edges"].numpy(),
@@ -387,8 +402,11 @@ def test_command_line_old_and_new_spelling_stats(tmp_path, capsys, monkeypatch):
     assert "no GT class maps for this split" in out  # class maps are written for val and test only
     s = prepare.print_stats("folder", dst, "test")
     ds = D.make_dataset("folder", dst, "test")
-    seg, edges = ds.eval_seg(0), ds[0]["edges"].numpy()[:, 1:]  # row 0 is ignored
-    assert s["seg_all"] == pytest.approx((seg > 0).mean()) and s["edge_all"] == pytest.approx(edges.any(0).mean())
+    valid = ~ds[0]["ignore"].numpy()  # row 0 is ignored: neither share counts it
+    seg, edges = ds.eval_seg(0), ds[0]["edges"].numpy()
+    assert not valid[0].any() and valid[1:].all()
+    assert s["seg_all"] == pytest.approx((seg[valid] > 0).mean())
+    assert s["edge_all"] == pytest.approx(edges[:, valid].any(0).mean())
     assert re.search(rf"all classes +{100 * s['edge_all']:.2f} +{100 * s['seg_all']:.2f}\n", capsys.readouterr().out)
 
 

@@ -3,6 +3,8 @@
 (related_fusion.py), the terms `loss_t2p` and `loss_contrast` (related_losses.py), and their wiring in model.py
 and losses.EdgeCriterion. CPU only, no downloads: tiny random text encoders and the `tiny` backbone.
 """
+import inspect
+import re
 import types
 from dataclasses import asdict
 
@@ -113,6 +115,15 @@ def test_position_encoding_tells_pixels_apart():
     pe = related_fusion.sine_position_encoding(4, 6, 32)
     assert pe.shape == (24, 32)
     assert torch.cdist(pe, pe).add(torch.eye(24)).min() > 0.1  # no two positions share an encoding
+
+
+def test_attention_width_is_A_and_E_stays_clips_width():
+    # model.py's table: E is CLIP's token width only; the attention width of these fusions is A (attn_dim)
+    lines = [line for line in inspect.getsource(related_fusion).splitlines()
+             if re.search(r"\bE\b", line) and "Symbols as in model.py" not in line]
+    assert lines == []
+    assert "(B, N, A)" in related_fusion.CrossAttentionFusion.__doc__
+    assert "(B, A, h, w)" in related_fusion.PixelTextAlignmentFusion.__doc__
 
 
 # ----------------------------------------------------------------------------- related_losses.py
