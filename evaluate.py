@@ -102,7 +102,7 @@ def write_results(out, summary, result, title):
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser("Language-driven semantic edge detection: evaluation", add_help=True)
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Language-driven semantic edge detection: evaluation")
     p.add_argument("--ckpt", required=True, help="last.pt / best.pt / model.pt written by train.py, or "
                    "https://.../model.pt#sha256=HEX (downloaded once into the torch hub cache, verified)")
     p.add_argument("--dataset", default=None, choices=datasets.DATASETS, help="default: the checkpoint's")

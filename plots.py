@@ -328,7 +328,11 @@ def load_run(path):
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"plots.py: cannot read {path} ({e}); evaluate.py writes <out>/results.json, "
                          "metrics.py --out too") from e
-    return os.path.basename(os.path.dirname(os.path.abspath(path))) or str(path), result
+    folder = os.path.dirname(os.path.abspath(path))
+    label = os.path.basename(folder)
+    if label.startswith("eval_"):  # evaluate.py's <run>/eval_<split>: the run's folder tells runs apart
+        label = f"{os.path.basename(os.path.dirname(folder))}/{label}"
+    return label or str(path), result
 
 
 def compare_pr(runs, path):
@@ -338,7 +342,12 @@ def compare_pr(runs, path):
         raise ValueError("plots.compare_pr: no runs given")
     for label, result in runs:
         _check(result, f"run {label!r}")
-    names = list(runs[0][1]["classes"]) + ["mean"]
+    first = list(runs[0][1]["classes"])
+    for label, result in runs[1:]:
+        if list(result["classes"]) != first:
+            raise ValueError(f"plots.compare_pr: run {label!r} has the classes {list(result['classes'])}, run "
+                             f"{runs[0][0]!r} has {first}: compare runs of one class list")
+    names = first + ["mean"]
     colours = [RUN_COLOURS[i % len(RUN_COLOURS)] for i in range(len(runs))]
     fnt = font(16)
 

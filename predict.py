@@ -91,7 +91,7 @@ def output_names(paths):
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser("Language-driven semantic edge detection: edges for your own images")
+    p = argparse.ArgumentParser(prog="predict.py", description="Language-driven semantic edge detection: edges for your own images")
     p.add_argument("--ckpt", required=True, help="model.pt / last.pt / best.pt written by train.py, or "
                    "https://.../model.pt#sha256=HEX (downloaded once into the torch hub cache, verified)")
     p.add_argument("--input", required=True, nargs="+", help="image files, folders (not recursed) or glob "
@@ -166,8 +166,9 @@ def main(args):
         raise ValueError(f"predict.py: none of the {len(paths)} input file(s) is an image (see the warnings)")
     print(f"{done} image(s) in {seconds:.1f} s ({done / seconds:.2f} images/s on {device})"
           f"{f', {skipped} file(s) skipped' if skipped else ''}")
-    print(f"wrote {args.out}/class_%03d/<name>.png, {pictures}/<name>.png"
-          f"{f', {args.out}/thin/class_%03d/<name>.png' if args.thin else ''}")
+    out = args.out.rstrip("/") or "/"
+    print(f"wrote {out}/class_%03d/<name>.png, {out}/pictures/<name>.png"
+          f"{f', {out}/thin/class_%03d/<name>.png' if args.thin else ''}")
     return {"images": done, "skipped": skipped, "names": names, "seconds": seconds}
 
 

@@ -52,7 +52,8 @@ from validation import validate
 # Adam and weight decay 5e-4 are the parser's defaults). OURS: what the paper does not print.
 PAPER = dict(backbone="efficientnet_b7", crop=512, epochs=200, lr=1e-4, clip_weights="ViT-B/32", pretrained=True,
              train_split="trainval", scale_range=[0.5, 1.5])
-OURS = dict(data_root=None, batch_size=8, eval_every=5, print_every=50, workers=8, val_limit=None)
+OURS = dict(data_root=None, batch_size=8, eval_every=5, print_every=50, workers=min(8, os.cpu_count() or 1),
+            val_limit=None)  # workers: 8, or fewer on a machine with fewer cores
 # Cityscapes' val_limit and unscaled tiles are ours (scaling: SBD only). synthetic: a CPU demo, minutes, all ours.
 DATASET_DEFAULTS = {
     "sbd": {**PAPER, **OURS, "data_root": "data/sbd"},
@@ -70,7 +71,7 @@ LAUNCH_FLAGS = ("resume", "device", "threads", "workers", "persistent_workers", 
 
 
 def get_args_parser():
-    p = argparse.ArgumentParser("Language-driven semantic edge detection: training", add_help=True)
+    p = argparse.ArgumentParser(prog="train.py", description="Language-driven semantic edge detection: training")
     # * Data
     p.add_argument("--dataset", default="sbd", choices=sorted(DATASET_DEFAULTS),
                    help="which dataset; also selects the defaults in DATASET_DEFAULTS")

@@ -10,6 +10,7 @@ import urllib.request
 import warnings
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -320,3 +321,14 @@ def test_wrong_files_name_the_path_and_the_fix(checkpoints, tmp_path):
         message = str(err.value)
         assert path in message and reason in message and "--clip-weights" in message, message
         assert "ViT-B-32.pt" in message and "weights_only=False" not in message, message
+
+
+def test_random_bytes_as_clip_weights_are_one_clear_error(tmp_path):
+    """A file of random bytes fails inside torch.load in many ways (IndexError, UnpicklingError, ...): every one
+    must become the error that names the file (a ValueError, printed by the scripts as one line)."""
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        path = tmp_path / f"random{i}.pt"
+        path.write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+        with pytest.raises(ValueError, match=f"cannot read {path}"):
+            clip_text.read_checkpoint(str(path))
