@@ -33,6 +33,12 @@ import torch
 import torch.nn as nn
 import torchvision.models as tvm
 
+
+class WeightsUnavailableError(RuntimeError, ValueError):
+    """ImageNet weights that cannot be loaded; the message names the URL, the cache path and the fix.
+    A ValueError too (bad input, not a bug), so that the scripts print it as one line."""
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers
 
@@ -57,7 +63,7 @@ def _load_torchvision(builder, weights, pretrained, **kwargs):
         return builder(weights=weights, **kwargs)
     except Exception as e:  # offline (URLError / OSError), a truncated file, ...
         cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
-        raise RuntimeError(
+        raise WeightsUnavailableError(
             f"encoders.py: could not load the ImageNet weights {weights} ({type(e).__name__}: {e}).\n"
             f"  Download {weights.url}\n"
             f"  and put it at {cached}\n"
