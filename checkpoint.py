@@ -23,6 +23,7 @@ import torch
 
 import files
 import model as edge_model
+from reproducibility import run_environment
 
 # what every checkpoint this project reads holds (train.py's last.pt / best.pt and model.pt)
 MODEL_KEYS = ("model", "model_config")
@@ -38,8 +39,13 @@ def non_finite_tensors(state_dict):
     names = [k for k, v in state_dict.items() if torch.is_tensor(v) and v.is_floating_point()]
     if not names:
         return []
-    finite = torch.stack([torch.isfinite(state_dict[k]).all().cpu() for k in names])  # one flag per tensor
-    return [k for k, ok in zip(names, finite.tolist()) if not ok]
+    by_device = {}
+    for k in names:
+        by_device.setdefault(state_dict[k].device, []).append(k)
+    finite = {}
+    for keys in by_device.values():  # one flag per tensor, one transfer to the host per device
+        finite.update(zip(keys, torch.stack([torch.isfinite(state_dict[k]).all() for k in keys]).tolist()))
+    return [k for k in names if not finite[k]]
 
 
 def save_checkpoint(ckpt, path):
@@ -177,8 +183,6 @@ def export_model(ckpt, path, metric_preset=None):
     """Write `model.pt` from a training checkpoint: the weights (no optimizer, scaler or RNG state), the
     model_config, the class names, the metric preset (a metrics.PRESETS name), the training dataset's name, the
     epoch and the torch/torchvision versions. Returns its SHA-256 (printed, with how to share it)."""
-    import torchvision  # the version is recorded; imported here as nothing else in this file needs it
-
     preset = metric_preset or ckpt.get("metric_preset")
     if preset is None:
         raise ValueError("export_model: no metric preset given (pass metric_preset=the dataset's metric_preset)")
@@ -187,7 +191,7 @@ def export_model(ckpt, path, metric_preset=None):
                 "model_config": dict(ckpt["model_config"]),
                 "class_names": list(ckpt["model_config"]["class_names"]), "metric_preset": preset,
                 "dataset": args.get("dataset", ckpt.get("dataset")), "epoch": ckpt.get("epoch"),
-                "versions": {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__)}}
+                "versions": run_environment()}
     save_checkpoint(model_pt, path)
     sha256 = files.sha256_of(path)
     print(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MB), SHA-256 {sha256}; to share it, upload it and "

@@ -267,12 +267,14 @@ def prepare_sbd(src, dst, fmt="png", radius=2, num_val=1000, val_list=None, work
 
 # ------------------------------------------------------------------------------------------------- Cityscapes
 
+CITYSCAPES_LUT = np.zeros(256, np.int64)  # labelId -> 0 (no class) or train id + 1
+for _label_id, _train_id in CITYSCAPES_LABEL_TO_TRAIN.items():
+    CITYSCAPES_LUT[_label_id] = _train_id + 1
+
+
 def cityscapes_bits(label_ids, inst_ids, edge_type, radius):
     """Cityscapes labelIds / instanceIds (H, W) -> packed edges (19 train ids), labelIds 2 and 3 ignored."""
-    lut = np.zeros(256, np.int64)
-    for label_id, train_id in CITYSCAPES_LABEL_TO_TRAIN.items():
-        lut[label_id] = train_id + 1
-    classes = lut[np.clip(label_ids, 0, 255)]  # (H, W): 0 = no class, k = train id k-1
+    classes = CITYSCAPES_LUT[np.clip(label_ids, 0, 255)]  # (H, W): 0 = no class, k = train id k-1
     ignore = np.isin(label_ids, CITYSCAPES_IGNORE_LABELS)
     regions = inst_ids if edge_type == "inst" else classes
     return edge_bits(regions, classes, ignore, radius)

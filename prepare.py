@@ -96,13 +96,19 @@ def prepare_mask_image(job, dirs, dst, ext, num_classes, ignore_index, radius, e
         if ids.shape != mask.shape:
             raise ValueError(f"{inst_path} is {ids.shape[1]}x{ids.shape[0]}, its mask {mask.shape[1]}x{mask.shape[0]}")
         regions["inst"] = classes * (int(ids.max()) + 1) + ids  # (class, instance) pairs: ids need not be unique
+    bits, thin = {}, {}
     for t in outs:
-        bits = edge_bits(regions[t], classes, ignore, radius)
-        write_label(outs[t], bits)
-        if gts:  # raw = the training labels; thin = radius-1 edges thinned (as Cityscapes and the synthetic set)
-            write_label(gts["raw", t], bits & ~IGNORE_BIT)
-            thin1 = unpack_edges(edge_bits(regions[t], classes, ignore, 1), num_classes)[0]
-            write_label(gts["thin", t], pack_edges(thin_edges(thin1)))
+        if t == "inst" and regions["inst"] is classes:  # no instance masks: the cls results, not computed twice
+            bits[t], thin[t] = bits["cls"], thin.get("cls")
+        else:
+            bits[t] = edge_bits(regions[t], classes, ignore, radius)
+            if gts:  # thin = radius-1 edges thinned (as Cityscapes and the synthetic set)
+                thin[t] = pack_edges(thin_edges(unpack_edges(edge_bits(regions[t], classes, ignore, 1),
+                                                             num_classes)[0]))
+        write_label(outs[t], bits[t])
+        if gts:  # raw = the training labels
+            write_label(gts["raw", t], bits[t] & ~IGNORE_BIT)
+            write_label(gts["thin", t], thin[t])
     if gts:
         save_png(gts["seg"], classes.astype(np.uint8))
 

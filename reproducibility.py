@@ -35,6 +35,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
+from files import atomic_write
+
 
 def seed_everything(seed):
     """Seed Python's random, numpy and torch (CPU and every CUDA device) from one integer."""
@@ -161,7 +163,8 @@ def run_environment():
     """What a log's first line records so that a run can be traced: versions and the code's commit."""
     import torchvision
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+    return {"python": platform.python_version(), "torch": str(torch.__version__),  # str: a plain type in checkpoints
+            "torchvision": str(torchvision.__version__),
             "numpy": np.__version__, "cuda": torch.version.cuda, "git_commit": git_commit()}
 
 
@@ -238,9 +241,9 @@ def mark_superseded(log_path, step):
     for r in records:
         if r.get("type") != "start" and r.get("step", 0) > step and not r.get("superseded"):
             r["superseded"], marked = True, marked + 1
-    with open(log_path + ".tmp", "w") as f:
-        f.write("".join(json.dumps(r) + "\n" for r in records))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(log_path + ".tmp", log_path)
+    if marked:
+        def write(tmp):
+            with open(tmp, "w") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in records))
+        atomic_write(log_path, write)
     return marked

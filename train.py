@@ -39,7 +39,7 @@ import plots
 import related_losses
 import related_prompts
 from checkpoint import export_model, read_checkpoint, save_checkpoint
-from inference import WINDOWS, amp_dtype, amp_name
+from inference import WINDOWS, amp_dtype, amp_name, pick_device
 from reproducibility import (adopt_checkpoint_flags, configure_backends, explicit_flags, format_record,
                              init_distributed, log_json, mark_superseded, restore_run, rng_state, run_environment,
                              seed_everything, seeded_loader)
@@ -334,9 +334,10 @@ def build_model(args, cfg, ckpt, device, is_main):
         if {k: ckpt["model_config"].get(k) for k in same} != same:
             raise ValueError(f"train.py: --resume {args.resume} was trained with model_config "
                              f"{ckpt['model_config']}, but the flags give {asdict(cfg)}")
-        fixed = cfg.prompt_mode == "fixed"  # select / learned prompts need the text encoder again
-        model = edge_model.build_model(replace(cfg, pretrained=False), ckpt["model"]["text_features"] if fixed
-                                       else None)
+        # only learned prompts need the text encoder again (select's prompt bank is a saved buffer)
+        needs_encoder = cfg.prompt_mode == "learned"
+        model = edge_model.build_model(replace(cfg, pretrained=False), None if needs_encoder
+                                       else ckpt["model"]["text_features"])
     else:
         model = edge_model.build_model(cfg)
     if args.batch_size == 1 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -362,7 +363,8 @@ def configure(args, local_rank, is_main):
             print(f"WARNING: --resume {args.resume} with other training hyper-parameters: {'; '.join(differ)}. The "
                   f"run continues with them, so it will not repeat the uninterrupted run.", flush=True)
     fill_defaults(args)
-    device = torch.device(args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(args.device) if args.device else \
+        torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")  # torchrun: this rank's GPU
     args.device, args.amp = str(device), amp_name(args.amp, device)
     backends = configure_backends(device, args.deterministic)  # TF32, cudnn.benchmark, deterministic
     if args.threads:

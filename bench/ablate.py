@@ -28,6 +28,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,7 +39,7 @@ import metrics  # noqa: E402
 import model as edge_model  # noqa: E402
 import train  # noqa: E402
 from checkpoint import model_from_checkpoint  # noqa: E402
-from inference import predict  # noqa: E402
+from inference import predict, to_uint8  # noqa: E402
 
 # (row name, source, train.py flags); `product` and `none` are the paper's fusion and its Table-1 baseline,
 # `text ...` the controls of --text-features, the rest beyond the paper (off by default)
@@ -84,7 +85,7 @@ def run_option(name, flags, args):
     for i in range(min(args.test_images, len(test_set))):
         sample = test_set[i]
         probs = predict(model, sample["image"][None])[0]  # (K, H, W)
-        pred = (probs.numpy() * 255).round() / 255  # the 8-bit probabilities evaluate.py scores
+        pred = to_uint8(probs).astype(np.float32) / 255  # the 8-bit probabilities evaluate.py scores
         bench.update(pred, test_set.eval_gt(i, protocol.mode), name=sample["name"])
     scores = bench.compute()
     counts = edge_model.count_parameters(model)

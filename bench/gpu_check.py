@@ -146,12 +146,12 @@ def make_batch(B, H, W, device, seed=0):
 
 
 def loss_of(model, criterion, batch, amp_dtype):
-    """train.py's forward: autocast forward, the loss terms in fp32 (logits and side logits cast), their sum."""
+    """train.py's forward: autocast forward, the loss terms in fp32 (train.outputs_to_float), their weighted sum."""
     images, edges, ignore = batch
     with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         outputs = model(images)  # logits (B, K, H, W)
-    terms = criterion({**outputs, "logits": outputs["logits"].float(),
-                       "side_logits": [s.float() for s in outputs["side_logits"]]}, edges, ignore)
+    from train import outputs_to_float  # train.py's own cast of the outputs to fp32
+    terms = criterion(outputs_to_float(outputs), edges, ignore)
     return sum(criterion.weight_dict[k] * v for k, v in terms.items())
 
 

@@ -139,6 +139,7 @@ def test_training_curves(tmp_path):
     assert colour_pixels(tmp_path / "curves.png", (220, 30, 30)) > 10  # its best point
     write_log(log, records[:1])  # a run that has not logged a step yet: an empty chart, no crash
     plots.training_curves(log, tmp_path / "empty.png")
+    assert Image.open(tmp_path / "empty.png").size == (1000, 470)
 
 
 def test_nice_ticks():

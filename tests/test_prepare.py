@@ -314,6 +314,9 @@ def test_prepare_masks(tmp_path):
         want = mask_to_edges(truth[name], 3, radius=2)  # the palette's index, not its colour
         np.testing.assert_array_equal(s["edges"].numpy(), want)
         assert s["ignore"][0].all() and not s["ignore"][1:].any() and s["image"].shape == (3, 24, 30)
+    cls = D.FolderEdges(dst, "trainval", edge_type="cls")  # without instance masks: the same labels
+    for i in range(len(cls)):
+        np.testing.assert_array_equal(cls[i]["edges"].numpy(), ds[i]["edges"].numpy())
     test = D.make_dataset("folder", dst, "test")
     for i, name in enumerate(test.names):
         np.testing.assert_array_equal(test.eval_gt(i, "raw"), mask_to_edges(truth[name], 3).astype(bool))
