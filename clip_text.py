@@ -12,7 +12,7 @@ Reading a checkpoint never runs code from it: a TorchScript archive is read by a
 rebuilds its tensors from the zip's data/ records (`read_torchscript_tensors`; torch.jit.load would compile and
 run the archive's code), a state dict by torch.load(weights_only=True).
 
-Prompt templates beyond the bare name, prompt selection and learned prompts are in related_prompts.py.
+Prompt templates beyond the bare name, prompt selection and learned prompts are in related/prompts.py.
 """
 import gzip
 import html
@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import files
+from util import files
 
 
 class CLIPWeightsError(RuntimeError, ValueError):
@@ -373,8 +373,8 @@ def describe_bad_file(path):
     if head[:4] == b"PK\x03\x04":
         return "a damaged or truncated zip archive (an interrupted download?)"
     text = head and all(32 <= b < 127 or b in b"\t\r\n" for b in head)
-    return "an empty file" if not head else "a text file (an HTML error page instead of the download?)" if text \
-        else "neither a zip archive nor a PyTorch file"
+    return ("an empty file" if not head else "a text file (an HTML error page instead of the download?)" if text
+            else "neither a zip archive nor a PyTorch file")
 
 
 def read_checkpoint(path):

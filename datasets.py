@@ -1,15 +1,14 @@
 """Semantic edge datasets: SBD and Cityscapes in SEAL layout, your own masks (`folder`), and `make_dataset`.
 
 Paper Sec. 4.1.1 (SBD: 20 classes, 8498 train / 2857 test; Cityscapes: 19 classes, 2975 train / 500 val, labels
-made with SEAL's code) and Sec. 4.1.2 (Cityscapes cut into 512x512 tiles). The label codec and SEAL's edge rule
-are in labels.py, augmentation and tiling in transforms.py, the synthetic scenes in synthetic.py; the one-off
-converters that write the layout below are in converters.py (SBD, Cityscapes) and prepare.py (your own masks, and
-the command line: `python prepare.py sbd|cityscapes|masks|stats|show`; `python datasets.py prepare-sbd|
-prepare-cityscapes|prepare-masks|stats|show` runs the same commands).
+made with SEAL's code) and Sec. 4.1.2 (Cityscapes cut into 512x512 tiles). The label codec and SEAL's edge rule are in
+edgedata/labels.py, augmentation and tiling in edgedata/transforms.py, the synthetic scenes in edgedata/synthetic.py;
+the one-off converters that write the layout below are in edgedata/converters.py (SBD, Cityscapes) and prepare.py
+(your own masks, and the command line: `python prepare.py sbd|cityscapes|masks|stats|show`).
 
 Prepared folder layout (T = "inst" (instance-sensitive, SEAL's default) or "cls"):
     <root>/image/ or <root>/leftImg8bit/         the images (a symlink to the source)
-    <root>/label_T/<name>.png|.bin               training labels, radius 2, full resolution, packed (labels.py)
+    <root>/label_T/<name>.png|.bin               training labels, radius 2, full resolution, packed (edgedata/labels.py)
     <root>/{train,val,trainval,test}_T.txt       lists: "<image> <label>" per line, relative to <root>
     <root>/gt_eval/{thin,raw}_T/<name>.png       evaluation GT (packed png) of the evaluated images
     <root>/gt_eval/seg/<name>.png                GT class map of the test images (SBD, folder: sbd-original)
@@ -39,20 +38,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 import torch
 from torch.utils.data import Dataset, Subset
 
-from files import read_list, safe_join
-from labels import DATA_HELP, IGNORE_BIT, read_label, unpack_edges
-from synthetic import SyntheticEdges
-from transforms import tile_boxes, to_sample
+from edgedata.classes import (CITYSCAPES_CLASSES, CITYSCAPES_IGNORE_LABELS,  # noqa: F401 (datasets.X names them)
+                              CITYSCAPES_LABEL_TO_TRAIN, SBD_CLASSES, image_name)
+from edgedata.labels import DATA_HELP, IGNORE_BIT, read_label, unpack_edges
+from edgedata.synthetic import SyntheticEdges
+from edgedata.transforms import tile_boxes, to_sample
+from util.files import read_list, safe_join
 
-SBD_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
-               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor"]
-CITYSCAPES_CLASSES = ["road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-                      "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-                      "motorcycle", "bicycle"]
-# Cityscapes labelId -> trainId (cityscapesScripts labels.py); every other labelId is "no class" (trainId 255).
-CITYSCAPES_LABEL_TO_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
-                             25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
-CITYSCAPES_IGNORE_LABELS = (2, 3)  # "rectification border", "out of roi": pairs with them make no edge (SEAL)
 # synthetic splits: (image size, number of images, seed); different seeds make the three splits disjoint
 SYNTHETIC_SPLITS = {"train": (160, 384, 0), "val": (128, 48, 1), "test": (128, 64, 2)}
 SYNTHETIC_NUM_CLASSES = 4
@@ -107,21 +99,16 @@ def image_size(path):
                          f"download it again") from e
 
 
-def image_name(path):
-    name = os.path.splitext(os.path.basename(path))[0]
-    return name[:-len("_leftImg8bit")] if name.endswith("_leftImg8bit") else name
-
-
 class SEALListDataset(Dataset):
     """Images and packed labels listed in a SEAL-style list file; the base of SBDEdges, CityscapesEdges and
     FolderEdges. `eval_gt(index, mode)` reads gt_eval/<mode>_<edge_type>/<name>.png; `metric_preset` names the
     metrics.py preset. Labels with class bits beyond K are refused, naming the file (labels.read_label)."""
-    class_names, metric_preset, eval_scale, prepare_command = [], "sbd", 1.0, "prepare-sbd"
+    class_names, metric_preset, eval_scale, prepare_command = [], "sbd", 1.0, "sbd"
 
     def __init__(self, root, split, transform=None, edge_type="inst", list_file=None, tile=None):
         if not os.path.isdir(root):
             raise FileNotFoundError(f"data root {root} does not exist: run `python prepare.py "
-                                    f"{self.prepare_command.replace('prepare-', '')} ... --dst {root}` ({DATA_HELP})")
+                                    f"{self.prepare_command} ... --dst {root}` ({DATA_HELP})")
         self.root, self.split, self.transform, self.edge_type = root, split, transform, edge_type
         self.num_classes = len(self.class_names)
         self.list_file = list_file or os.path.join(root, f"{split}_{edge_type}.txt")
@@ -179,7 +166,7 @@ class SEALListDataset(Dataset):
         path = os.path.join(self.root, "gt_eval", f"{mode}_{self.edge_type}", self.names[index] + ".png")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"evaluation GT not found: {path}; it is written for the evaluated splits by "
-                                    f"`python prepare.py {self.prepare_command.replace('prepare-', '')}` "
+                                    f"`python prepare.py {self.prepare_command}` "
                                     f"({DATA_HELP})")
         with Image.open(path) as im:
             W, H = im.size
@@ -191,7 +178,7 @@ class SEALListDataset(Dataset):
         path = os.path.join(self.root, "gt_eval", "seg", self.names[index] + ".png")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"GT class map not found: {path}; `python prepare.py "
-                                    f"{self.prepare_command.replace('prepare-', '')}` writes it for the test "
+                                    f"{self.prepare_command}` writes it for the test "
                                     f"split ({DATA_HELP})")
         with Image.open(path) as im:
             seg = np.array(im).astype(np.int64)
@@ -203,17 +190,17 @@ class SEALListDataset(Dataset):
 
 class SBDEdges(SEALListDataset):
     """SBD (20 classes). split: train (7498), val (1000 held out of SBD train), trainval (8498), test (2857)."""
-    class_names, metric_preset, eval_scale, prepare_command = SBD_CLASSES, "sbd", 1.0, "prepare-sbd"
+    class_names, metric_preset, eval_scale, prepare_command = SBD_CLASSES, "sbd", 1.0, "sbd"
 
 
 class CityscapesEdges(SEALListDataset):
     """Cityscapes (19 train ids). split: train (official train minus the held-out cities), val (the held-out
     cities), trainval (2975), test (official val, 500). tile="auto": training images are cut into 512x512 tiles
     (Sec. 4.1.2; 8 per image), val/test images are whole; evaluation GT is at half resolution."""
-    class_names, metric_preset, eval_scale, prepare_command = CITYSCAPES_CLASSES, "cityscapes", 0.5, \
-        "prepare-cityscapes"
+    class_names, metric_preset, eval_scale = CITYSCAPES_CLASSES, "cityscapes", 0.5
+    prepare_command = "cityscapes"
 
-    eval_seg = None  # no GT class maps (converters.py writes none): the sbd-original preset is SBD's protocol
+    eval_seg = None  # no GT class maps (edgedata/converters.py writes none): the sbd-original preset is SBD's protocol
 
     def __init__(self, root, split, transform=None, edge_type="inst", list_file=None, tile="auto"):
         if tile == "auto":
@@ -224,7 +211,7 @@ class CityscapesEdges(SEALListDataset):
 class FolderEdges(SEALListDataset):
     """Your own data, prepared by `python prepare.py masks` (beyond the paper): class names from root/classes.txt
     (line k = class k, the names fed to CLIP), splits train / val / trainval / test, evaluated like SBD."""
-    metric_preset, eval_scale, prepare_command = "sbd", 1.0, "prepare-masks"
+    metric_preset, eval_scale, prepare_command = "sbd", 1.0, "masks"
 
     def __init__(self, root, split, transform=None, edge_type="inst", list_file=None):
         self.class_names = read_class_names(os.path.join(root, "classes.txt"))
@@ -272,14 +259,6 @@ def make_dataset(name, root, split, transform=None, edge_type="inst"):
     if name == "folder":
         return FolderEdges(root, split, transform=transform, edge_type=edge_type)
     if name == "cityscapes":
-        old_layout = not os.path.isfile(os.path.join(root, f"test_{edge_type}.txt"))
-        if old_layout and split in ("test", "val"):
-            print(f"WARNING: {root} was prepared by an older version (no test_{edge_type}.txt): its val list is the "
-                  f"official Cityscapes val, the images the paper reports on. " +
-                  ("Reading it as 'test'." if split == "test" else
-                   "Selecting a checkpoint on it selects on the test images.") +
-                  f" Run `python prepare.py cityscapes --src ... --dst {root} --overwrite` for the held-out split.")
-            split = "val"
         return CityscapesEdges(root, split, transform=transform, edge_type=edge_type)
     return SBDEdges(root, split, transform=transform, edge_type=edge_type)
 
@@ -362,10 +341,3 @@ def edge_statistics(dataset, limit=None):
     if seg is not None and seg_pixels:
         share.update(seg=(seg / seg_pixels).tolist(), seg_all=any_seg / seg_pixels)
     return share
-
-
-if __name__ == "__main__":  # the data commands live in prepare.py; the old spelling keeps working
-    import sys
-
-    import prepare
-    prepare.main(sys.argv[1:])

@@ -179,9 +179,6 @@ for _i in range(8):
 
 def build_encoder(name, pretrained=True, output_stride=32):
     """Build the encoder `name` (see BACKBONES). output_stride != 32 only for resnet50/101."""
-    if name == "vgg16_plain":
-        raise ValueError("encoders.py: backbone 'vgg16_plain' is now called 'vgg16' (torchvision's VGG-16 without "
-                         "batch norm); use vgg16, or vgg16_bn for the batch-norm variant")
     if name not in BACKBONES:
         raise ValueError(f"encoders.py: unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if output_stride != 32 and not name.startswith("resnet"):

@@ -1,6 +1,6 @@
 """Evaluation: `python evaluate.py --ckpt runs/sbd/last.pt` (paper Sec. 4.3, Tables 5 and 6).
 
-1. Rebuild the model from the checkpoint alone (checkpoint.model_from_checkpoint): `model_config` and the state
+1. Rebuild the model from the checkpoint alone (model.model_from_checkpoint): `model_config` and the state
    dict, which holds the CLIP text features as a buffer, so the CLIP checkpoint is not needed here (nanoGPT's
    sample.py does the same). last.pt, best.pt, a shared model.pt or `https://...#sha256=HEX` all work.
 2. Whole-image inference (inference.predict). SBD: the model pads to a multiple of 32 and crops back.
@@ -12,7 +12,7 @@
    protocol and the PR curves included) and results.md. The GT is the instance-sensitive one (SEAL,
    gt_eval/*_inst), except for `--preset sbd-original`, SBD's own benchmark, which scores category boundaries
    (SBD's GTcls, gt_eval/*_cls) and needs the GT class maps (SBD, folder and synthetic data; Cityscapes has none).
-5. Pictures (plots.py): image | ground-truth edges | predicted edges for a few test images (picture.png) and the
+5. Pictures (util/plots.py): image | ground-truth edges | predicted edges for a few test images (picture.png) and the
    precision-recall curves with the ODS points (pr_curves.png).
 
 The metric is fed the same 8-bit quantised probabilities that the PNGs hold, so scoring the PNG folder later
@@ -29,11 +29,11 @@ import torch
 from tqdm import tqdm
 
 import datasets
+from edgedata.synthetic import SYNTHETIC_CLASSES
 import metrics
-import plots
-from checkpoint import model_from_checkpoint
-from inference import AMP_DTYPES, WINDOWS, amp_dtype, amp_name, pick_device, predict, save_pngs, to_uint8
-from synthetic import SYNTHETIC_CLASSES
+from model import model_from_checkpoint
+from util import plots
+from util.inference import AMP_DTYPES, WINDOWS, amp_dtype, amp_name, pick_device, predict, save_pngs, to_uint8
 
 # splits each training split contains (a model trained on one of these has seen the images of the other)
 CONTAINS = {"trainval": ("train", "val", "trainval"), "train": ("train",), "val": ("val",)}

@@ -42,9 +42,9 @@ What the fusion can express. With fixed class names and a frozen text encoder, f
 t = FC_T(f_T) is a constant that FC_T can set to anything (for K linearly independent rows of f_T).
 The text content therefore changes the initialisation, not what `product`, `product_spatial`,
 `product_diff` or `concat_diff` can express (tests/test_fusion.py constructs the FC_T that makes two
-different texts give the same function; text_features.py holds the controls that test the language).
+different texts give the same function; model.make_text_features holds the controls that test the language).
 
-The fusions from related CLIP papers (cross-attention, pixel-text alignment) are in related_fusion.py.
+The fusions from related CLIP papers (cross-attention, pixel-text alignment) are in related/fusion.py.
 References: SENet (Hu et al., CVPR 2018); LSeg (Li et al., ICLR 2022).
 """
 import torch
@@ -140,4 +140,4 @@ def build_fusion(name, img_channels, text_dim, num_classes, fusion_dim=32):
     if name == "lseg":
         return LSegFusion(img_channels, text_dim, num_classes)
     raise ValueError(f"fusion.py: unknown fusion {name!r}; choose one of {list(FUSIONS)} (model.py adds the "
-                     "related-paper fusions of related_fusion.py)")
+                     "related-paper fusions of related/fusion.py)")

@@ -22,7 +22,7 @@ CASENet trains with lr ~1e-7 under SGD; `reduction="mean"` divides by the number
 of valid entries (B*K*valid pixels) instead, a scale that suits Adam and the
 usual learning rates. `bce` and `dff` always use the mean, as DFF does.
 
-Beyond the paper (off by default): the alignment terms of related CLIP papers are in related_losses.py;
+Beyond the paper (off by default): the alignment terms of related CLIP papers are in related/losses.py;
 EdgeCriterion(extra_terms=related_losses.AlignmentLosses(...)) merges their terms and weights.
 """
 import torch

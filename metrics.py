@@ -5,8 +5,8 @@ SEAL, DFF) report. References read for the definitions (no code copied): SEAL's 
 / BSDS `collect_eval_bdry.m` (thresholds, counts, ODS, OIS, AP), BSDS `correspondPixels`
 (match.cc: `maxDist * diagonal`, `d <= maxDist`), the original SBD benchmark of Hariharan et al.
 2011 (`benchmark_code_RELEASE`: `kill_internal_bdries`, interpolated AP) and pyEdgeEval (its
-Python port) for the presets. Thinning lives in thinning.py, the matching in matching.py
-(its simple definition first); the fast training-time approximation in validation.py.
+Python port) for the presets. Thinning lives in scoring/thinning.py, the matching in scoring/matching.py
+(its simple definition first); the fast training-time approximation in scoring/validation.py.
 
 Per class and per image, for each threshold t of `k / (n + 1)`, k = 1..n (n = 99: 0.01 ... 0.99):
   1. B_t = pred >= t (a prediction equal to t counts: 8-bit PNG values 51/255 = 0.2 hit
@@ -36,9 +36,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from labels import IGNORE_BIT, read_label, resize_nearest, unpack_edges
-from matching import CNT_P, CNT_R, SUM_P, SUM_R, count_thresholds
-from thinning import thin, thin_thresholds
+from edgedata.labels import IGNORE_BIT, read_label, resize_nearest, unpack_edges
+from scoring.counts import CNT_P, CNT_R, SUM_P, SUM_R, f_measure, recall_precision, thresholds_for
+from scoring.matching import count_thresholds
+from scoring.thinning import thin, thin_thresholds
 
 # ----------------------------------------------------------------------------- protocol
 
@@ -86,31 +87,12 @@ def get_protocol(preset):
     return PRESETS[preset]
 
 
-def thresholds_for(n):
-    """k / (n + 1) for k = 1..n (SEAL: 99 -> 0.01 ... 0.99), each the double nearest to that fraction, so that
-    a prediction equal to it (e.g. 51/255 = 0.2) compares as >= exactly (linspace may miss by one ulp)."""
-    return np.arange(1, n + 1) / (n + 1)
-
-
 def describe(protocol):
     p = get_protocol(protocol)
     return (f"{p.name}: {p.nthresh} thresholds, mode={p.mode}, max_dist={p.max_dist} x diagonal, "
             f"margin={p.margin}px, gt_scale={p.gt_scale}, thin_gt={p.thin_gt}, "
             f"kill_internal={p.kill_internal}, skip_absent={p.skip_absent}, one-to-one maximum matching, "
             f"AP={p.ap}")
-
-# ----------------------------------------------------------------------------- counts
-
-def recall_precision(counts):
-    """counts (..., 4, n_t) -> recall, precision (..., n_t) (BSDS: x / (n + (n == 0)))."""
-    c = np.asarray(counts, dtype=np.float64)
-    sum_r, sum_p = c[..., SUM_R, :], c[..., SUM_P, :]
-    return c[..., CNT_R, :] / (sum_r + (sum_r == 0)), c[..., CNT_P, :] / (sum_p + (sum_p == 0))
-
-
-def f_measure(recall, precision):
-    """F = 2PR / (P + R), 0 where P + R = 0."""
-    return 2 * precision * recall / (precision + recall + ((precision + recall) == 0))
 
 # ----------------------------------------------------------------------------- one image
 
@@ -339,7 +321,7 @@ def evaluate_folder(pred_dir, gt_dir, num_classes, preset="sbd", class_names=Non
                     seg_dir=None, workers=0):
     """Evaluate SEAL-layout prediction PNGs `pred_dir/class_%03d/<name>.png` (read_prediction_png) against GT
     in `gt_dir`: binary PNGs in the same layout (nonzero = edge; used when `gt_dir/class_001` exists),
-    else one packed label `<name>.png|.bin` per image (labels.py's format, as `prepare.py sbd|cityscapes`
+    else one packed label `<name>.png|.bin` per image (edgedata/labels.py's format, as `prepare.py sbd|cityscapes`
     writes in <root>/gt_eval/{thin,raw}_{inst,cls}; ignore bit unused) at the prediction's size or the
     preset's GT resolution (prepared Cityscapes GT is at half). `seg_dir`: `<name>.png` class maps for
     `sbd-original` (packed GT: default <gt_dir>/../seg). names default to the PNG stems of
@@ -348,7 +330,7 @@ def evaluate_folder(pred_dir, gt_dir, num_classes, preset="sbd", class_names=Non
     from PIL import Image
     from tqdm import tqdm
 
-    from files import safe_join
+    from util.files import safe_join
     protocol, K = get_protocol(preset), num_classes
     fix = "see the README 'Evaluate' section; `python prepare.py sbd|cityscapes` writes GT"
 
@@ -416,8 +398,8 @@ def evaluate_folder(pred_dir, gt_dir, num_classes, preset="sbd", class_names=Non
     for name in tqdm(names, desc="ODS benchmark"):
         pred = load_pred(name)
         gt = (load_gt_classes if per_class else load_packed)(name, *pred.shape[1:])
-        seg = None if seg_dir is None else \
-            np.asarray(Image.open(need(seg_dir, name + ".png", "GT class map (sbd-original)")))
+        seg = (None if seg_dir is None else
+               np.asarray(Image.open(need(seg_dir, name + ".png", "GT class map (sbd-original)"))))
         bench.update(pred, gt, seg=seg)
     result = bench.compute()
     print(format_table(result))
@@ -448,7 +430,7 @@ def main(argv=None):
                         "one line per file, labelled by its folder) into --out, then stop")
     args = p.parse_args(argv)
     if args.plot:
-        import plots
+        from util import plots
         if not args.out or not args.out.lower().endswith(".png"):
             p.error("--plot needs --out PICTURE.png")
         try:

@@ -8,11 +8,11 @@ deepest (lowest-resolution) output, so the decoder starts from the fused feature
 feats = E_I(I); fused = F(feats[-1], f_T); P = D(fused, feats), with f_T = E_T(T) (Sec. 3.1.2).
 
 Symbols, one meaning each in every file of the model (clip_text, encoders, fusion, decoder, losses,
-text_features, related_*):
+related/):
     B          batch size                   K      number of classes
     D          text embedding width (512)   L      tokens per text (77)
     E          token / transformer width of CLIP's text encoder (512), nothing else
-    A          attention width inside the related fusions (attn_dim; related_fusion.py)
+    A          attention width inside the related fusions (attn_dim; related/fusion.py)
     C          image channels (C_i: channels of encoder level i, c_i its feature)
     C_learn    the learnable scalar C of Eq. (3-5) (the paper's C; renamed, C is the channels)
     M          per-class text width inside the fusion (fusion_dim)
@@ -23,7 +23,7 @@ W is never a width, M nothing but fusion_dim, E nothing but CLIP's width, and T 
 Shapes are written (B, K, H, W).
 
 Text features. The text encoder is frozen and the class names are fixed, so f_T is a constant:
-`build_model` computes it once (text_features.py) and the model keeps it as the buffer
+`build_model` computes it once (`make_text_features`, below) and the model keeps it as the buffer
 `text_features` (K, D). It is saved in the state dict, is never in the optimizer (except the
 `learned` control, a parameter) and the text transformer is not part of the model.
 `load_model(asdict(cfg), state_dict)` rebuilds a trained model without CLIP and without ImageNet weights.
@@ -38,11 +38,11 @@ to exactly H x W. Images that are already multiples of 32 are not padded.
 Config -> paper ablations: `backbone` (Table 3: vgg16, resnet101, efficientnet_b7), `fusion` (Table 1:
 none vs product; Table 2: product / product_diff / concat_diff; Table 4: lseg; product_spatial: the
 literal reading of Eq. (3-3) - (3-5)), `decoder` (refine = the paper; casenet = the baseline of the
-abstract's 70.4 -> 72.6), `text_features` (clip = the paper; the controls of text_features.py).
-Beyond the paper (off by default), built from the related_* files: `fusion` cross_attention /
-pixel_text_alignment (related_fusion.py), `prompt_mode` select / learned (related_prompts.py: a template
+abstract's 70.4 -> 72.6), `text_features` (clip = the paper; the controls of `make_text_features`).
+Beyond the paper (off by default), built from the files in related/: `fusion` cross_attention /
+pixel_text_alignment (related/fusion.py), `prompt_mode` select / learned (related/prompts.py: a template
 per class chosen by train.py, or CoOp's learned context, which makes f_T trainable and recomputed every
-training step), `t2p_head` / `embed_head` (the heads of related_losses.py's terms).
+training step), `t2p_head` / `embed_head` (the heads of related/losses.py's terms).
 """
 from dataclasses import dataclass, field
 
@@ -50,13 +50,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import related_fusion
-import related_prompts
-import text_features as text_features_module
 from decoder import build_decoder
 from encoders import build_encoder
 from fusion import FUSIONS as PAPER_FUSIONS
 from fusion import build_fusion
+from related import fusion as related_fusion
+from related import prompts as related_prompts
+from util.checkpoint import read_checkpoint
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,7 +66,7 @@ FUSIONS = PAPER_FUSIONS + related_fusion.FUSIONS
 @dataclass
 class ModelConfig:
     backbone: str = "resnet101"  # encoders.BACKBONES
-    fusion: str = "product"  # FUSIONS: fusion.py's (the paper) + related_fusion.py's
+    fusion: str = "product"  # FUSIONS: fusion.py's (the paper) + related/fusion.py's
     decoder: str = "refine"  # refine (the paper) | casenet (baseline)
     num_classes: int = 20  # K
     class_names: list = field(default_factory=list)  # K raw names (e.g. datasets.SBD_CLASSES), fed to CLIP
@@ -77,7 +77,7 @@ class ModelConfig:
     output_stride: int = 32  # 8 or 16 dilates resnet50/101 (CASENet)
     fusion_dim: int = 32  # M, text width per class inside the fusion (not given in the paper)
     deep_supervision: bool = False  # also return side logits
-    text_features: str = "clip"  # text_features.TEXT_FEATURES: clip (the paper) or a control
+    text_features: str = "clip"  # TEXT_FEATURES: clip (the paper) or a control
     # beyond the paper (off by default); the defaults are the paper's model
     attn_dim: int = 256  # E inside the cross_attention / pixel_text_alignment fusions
     attn_heads: int = 8  # their attention heads
@@ -85,8 +85,65 @@ class ModelConfig:
     prompt_mode: str = "fixed"  # related_prompts.PROMPT_MODES: fixed (the paper) | select | learned (CoOp)
     prompt_context: int = 4  # N_ctx, CoOp's learnable context tokens (prompt_mode "learned")
     text_width: int = 512  # E, CLIP's token width, where CoOp's context vectors live
-    t2p_head: bool = False  # FGAseg's text-pixel head: outputs "t2p_logits" for related_losses' loss_t2p
+    t2p_head: bool = False  # FGAseg's text-pixel head: outputs "t2p_logits" for related/losses.py's loss_t2p
     embed_head: bool = False  # f_I projected to D: "pixel_embeddings" for loss_contrast and prompt selection
+
+
+# ----------------------------------------------------------------------------- the text features f_T (Sec. 3.1.2)
+# The paper's f_T = E_T(T) (`clip`, the default) and the controls of train.py --text-features (beyond the paper):
+#   clip      the paper: unit-norm CLIP features of the class names
+#   shuffled  class k gets the CLIP features of class (k + 1) mod K, a fixed derangement (no class keeps its own)
+#   random    Gaussian vectors with the CLIP features' norms (fixed seed): no language, same scale
+#   onehot    the K one-hot vectors e_k, padded with zeros to D (K <= D): no language, no CLIP needed
+#   learned   a trainable (K, D) parameter initialised randomly (unit-norm Gaussian rows, fixed seed): no CLIP
+# Every kind is stored under the same state-dict key `text_features`, so load_model rebuilds any of them without
+# CLIP. If the controls match `clip` in mean ODS, the gain is the block's, not the language's.
+
+TEXT_FEATURES = ("clip", "shuffled", "random", "onehot", "learned")
+CONTROL_SEED = 0  # the fixed seed of `random` and `learned` (their own generator: the global RNG is not touched)
+
+
+def derangement(num_classes):
+    """The fixed derangement of `shuffled`: class k reads the features of class (k + 1) mod K."""
+    if num_classes < 2:
+        raise ValueError(f"model.py: 'shuffled' needs at least 2 classes, got {num_classes}")
+    return [(k + 1) % num_classes for k in range(num_classes)]
+
+
+def clip_class_features(cfg):
+    """The paper's f_T (K, D): CLIP features of cfg.class_names, unit-norm, mean over cfg.prompt_templates."""
+    import clip_text  # here, not at the top: a model rebuilt from a checkpoint never needs CLIP
+
+    templates = ("{}",)  # "name": the paper's bare class name
+    if cfg.prompt_templates != "name":  # beyond the paper (off by default): other template sets
+        templates = related_prompts.templates_of(cfg.prompt_templates)
+    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32
+    # encode_class_names makes names readable itself: "diningtable" -> "dining table"
+    return clip_text.encode_class_names(encoder, list(cfg.class_names), templates, normalize=True)  # (K, D)
+
+
+def make_text_features(cfg):
+    """f_T (K, D) of kind cfg.text_features (one of TEXT_FEATURES); computes CLIP only for clip/shuffled/random."""
+    kind, K, D = cfg.text_features, cfg.num_classes, cfg.text_dim
+    if kind not in TEXT_FEATURES:
+        raise ValueError(f"model.py: unknown text_features {kind!r}; choose one of {list(TEXT_FEATURES)}")
+    if len(cfg.class_names) != K:
+        raise ValueError(f"model.py: cfg.class_names has {len(cfg.class_names)} names but num_classes={K}; "
+                         "set class_names (e.g. datasets.SBD_CLASSES) or pass text_features")
+    generator = torch.Generator().manual_seed(CONTROL_SEED)
+    if kind == "onehot":
+        if K > D:
+            raise ValueError(f"model.py: 'onehot' needs num_classes <= text_dim, got K={K} > D={D}")
+        return torch.eye(K, D)  # (K, D): e_k padded with zeros
+    if kind == "learned":
+        return F.normalize(torch.randn(K, D, generator=generator), dim=-1)  # (K, D), the start of a parameter
+    f_T = clip_class_features(cfg)  # (K, D)
+    if kind == "shuffled":
+        return f_T[derangement(K)].clone()  # (K, D): row k is class k+1's features
+    if kind == "random":
+        norms = f_T.norm(dim=-1, keepdim=True)  # (K, 1)
+        return F.normalize(torch.randn(K, D, generator=generator), dim=-1) * norms  # (K, D)
+    return f_T  # clip
 
 
 class EdgeModel(nn.Module):
@@ -105,7 +162,7 @@ class EdgeModel(nn.Module):
         self.decoder = build_decoder(cfg.decoder, self.encoder.channels, self.encoder.strides,
                                      self.fusion.out_channels, cfg.num_classes, cfg.deep_supervision)
         f_T = text_features.detach().float().clone()  # (K, D)
-        if cfg.text_features == "learned":  # the control that trains f_T itself (text_features.py)
+        if cfg.text_features == "learned":  # the control that trains f_T itself (make_text_features)
             self.text_features = nn.Parameter(f_T)
         else:
             self.register_buffer("text_features", f_T)  # saved, frozen
@@ -118,7 +175,7 @@ class EdgeModel(nn.Module):
         self.prompt_learner = None
         if cfg.prompt_mode == "learned":  # CoOp; without an encoder (rebuilt for evaluation) only ctx exists
             self.prompt_learner = prompt_learner or related_prompts.PromptLearner(
-                None, cfg.class_names, cfg.prompt_context, width=cfg.text_width)
+                None, n_ctx=cfg.prompt_context, width=cfg.text_width)
         if cfg.prompt_mode == "select":  # one template per class, chosen by train.py from image evidence
             T_n = len(related_prompts.templates_of(cfg.prompt_templates))
             bank = prompt_bank if prompt_bank is not None else torch.zeros(K, T_n, D)  # zeros: the state dict fills it
@@ -158,7 +215,7 @@ class EdgeModel(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")  # (B, 3, H', W'), multiples of the stride
         feats = self.encoder(x)  # [c1 .. c5], c_i: (B, C_i, H'/s_i, W'/s_i)
         f_I = feats[-1]  # the deepest feature, (B, C, h, w)
-        f_T = self.text_features  # (K, D): E_T(T), a constant (or a control, text_features.py)
+        f_T = self.text_features  # (K, D): E_T(T), a constant (or a control, make_text_features)
         if self.prompt_learner is not None:  # beyond the paper (off by default): CoOp's learned context
             f_T = self.learned_prompt_features(f_T)
         fused = self.fusion(f_I, f_T)  # F(E_I(I), f_T), Sec. 3.2.1: (B, C_out, h, w)
@@ -174,16 +231,16 @@ class EdgeModel(nn.Module):
 
 
 def build_model(cfg, text_features=None):
-    """Build the model; computes f_T (text_features.py, CLIP where needed) only when `text_features`
+    """Build the model; computes f_T (make_text_features, CLIP where needed) only when `text_features`
     (K, D) is not given."""
     if cfg.fusion not in FUSIONS:
         raise ValueError(f"model.py: unknown fusion {cfg.fusion!r}; choose one of {list(FUSIONS)}")
     if cfg.prompt_mode not in related_prompts.PROMPT_MODES:
         raise ValueError(f"model.py: unknown prompt_mode {cfg.prompt_mode!r}; choose one of "
                          f"{list(related_prompts.PROMPT_MODES)}")
-    if cfg.text_features not in text_features_module.TEXT_FEATURES:
+    if cfg.text_features not in TEXT_FEATURES:
         raise ValueError(f"model.py: unknown text_features {cfg.text_features!r}; choose one of "
-                         f"{list(text_features_module.TEXT_FEATURES)}")
+                         f"{list(TEXT_FEATURES)}")
     if cfg.text_features != "clip" and cfg.prompt_mode != "fixed":
         raise ValueError(f"model.py: text_features={cfg.text_features!r} replaces the CLIP features, "
                          f"prompt_mode={cfg.prompt_mode!r} makes them from prompts: use one of the two")
@@ -196,16 +253,13 @@ def build_model(cfg, text_features=None):
         if not reads_text:
             text_features = torch.zeros(cfg.num_classes, cfg.text_dim)  # the Table-1 baseline reads no text
         elif cfg.prompt_mode != "fixed":  # beyond the paper (off by default)
-            text_features, prompt_bank, prompt_learner = related_prompts.build_prompt_state(cfg)
+            text_features, prompt_bank, prompt_learner = build_prompt_state(cfg)
         else:
-            text_features = text_features_module.make_text_features(cfg)  # f_T = E_T(T), or a control
+            text_features = make_text_features(cfg)  # f_T = E_T(T), or a control
     if tuple(text_features.shape) != (cfg.num_classes, cfg.text_dim):
         raise ValueError(f"model.py: text_features has shape {tuple(text_features.shape)}, expected "
                          f"(num_classes={cfg.num_classes}, text_dim={cfg.text_dim})")
     return EdgeModel(cfg, text_features, prompt_bank, prompt_learner)
-
-
-OLD_LAYOUT_KEYS = ("decoder.smooth_mask.", "decoder.smooth_skip.", "decoder.up.")  # before the per-level decoder
 
 
 def load_model(model_config, state_dict):
@@ -218,11 +272,6 @@ def load_model(model_config, state_dict):
         raise ValueError(f"model.py: a model_config this model.py does not know: {e}") from e
     if "text_features" not in state_dict:
         raise ValueError("model.py: the state dict holds no 'text_features' tensor: not an EdgeModel checkpoint")
-    if cfg.decoder == "refine" and any(k.startswith(OLD_LAYOUT_KEYS) for k in state_dict):
-        raise ValueError("model.py: this checkpoint has the old decoder layout (keys decoder.smooth_mask.*, "
-                         "decoder.smooth_skip.*, decoder.up.*); the decoder now has one module per refinement "
-                         "level (decoder.levels.*). Retrain it with this code (no checkpoint of the old layout "
-                         "was published)")
     model = build_model(cfg, text_features=state_dict["text_features"])
     try:
         result = model.load_state_dict(state_dict, strict=False)
@@ -233,6 +282,18 @@ def load_model(model_config, state_dict):
                          f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
                          f"(e.g. {result.unexpected_keys[:3]})")
     return model
+
+
+def model_from_checkpoint(path_or_url, device="cpu", what="checkpoint"):
+    """(EdgeModel in eval mode on `device`, the checkpoint dict) from last.pt / best.pt / model.pt / a URL
+    (util/checkpoint.py reads the file and says what is wrong with it)."""
+    ckpt = read_checkpoint(path_or_url, what)
+    try:  # the weights come from the state dict: never download CLIP or ImageNet weights here
+        model = load_model(ckpt["model_config"], ckpt["model"])
+    except ValueError as e:
+        raise ValueError(f"{what}: '{path_or_url}': {e}. A checkpoint written by an older version of this code "
+                         f"(other key names) needs that version, or retraining.") from e
+    return model.to(device).eval(), ckpt
 
 
 def count_parameters(model):
@@ -254,3 +315,50 @@ def count_parameters(model):
     if not learned:
         counts["text_features_buffer"] = model.text_features.numel()
     return counts
+
+
+# ----------------------------------------------------------------------------- beyond the paper: prompt options
+# The CLIP side of related/prompts.py's options (off by default; train.py --prompts select | learned).
+
+@torch.no_grad()
+def encode_prompt_bank(encoder, names, templates, readable=True):
+    """Unit-norm features (K, T_n, D), one per class and template: what --prompts select chooses from."""
+    import clip_text
+    return F.normalize(clip_text.encode_prompts(encoder, names, templates, readable), dim=-1)  # (K, T_n, D)
+
+
+def prompt_learner_for(encoder, names, n_ctx=4, ctx_init=None, readable=True):
+    """CoOp's PromptLearner (related/prompts.py) for the class names: the prompts "X .. X name." tokenized with
+    one placeholder "X" per context vector V_m, and the context started from the words of ctx_init if given."""
+    import clip_text
+    words = [clip_text.readable_name(n) if readable else n for n in names]
+    tokens = clip_text.tokenize(["X " * n_ctx + f"{w}." for w in words], encoder.context_length)  # (K, 77)
+    if not (tokens[:, 1:1 + n_ctx] == clip_text.tokenize("X")[0, 1]).all():  # "X" stands for V_m
+        raise RuntimeError("model.prompt_learner_for: the placeholders did not tokenize to one token each")
+    ctx_tokens = None
+    if ctx_init:  # e.g. "a photo of a": start from real words (CoOp's initialisation option)
+        init_tokens = clip_text.tokenize(ctx_init)[0]
+        n = int(init_tokens.argmax()) - 1
+        if n != n_ctx:
+            raise ValueError(f"model.prompt_learner_for: ctx_init {ctx_init!r} has {n} tokens, n_ctx is {n_ctx}")
+        ctx_tokens = init_tokens[1:1 + n_ctx]  # (N_ctx,)
+    return related_prompts.PromptLearner(encoder, tokens, n_ctx, ctx_tokens, width=encoder.width)
+
+
+def build_prompt_state(cfg):
+    """For prompt_mode select / learned: (initial f_T (K, D), prompt bank (K, T_n, D) or None, PromptLearner
+    or None). select: the bank holds every template of cfg.prompt_templates; f_T starts as template 0 (the bare
+    name in the "context" set). learned: CoOp's context through the frozen encoder, kept by the learner."""
+    import clip_text  # here, not at the top: a model rebuilt from a checkpoint never needs CLIP
+    templates = related_prompts.templates_of(cfg.prompt_templates)
+    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32; kept only by a PromptLearner
+    names = list(cfg.class_names)
+    if cfg.prompt_mode == "select":
+        bank = encode_prompt_bank(encoder, names, templates)  # (K, T_n, D)
+        return bank[:, 0].clone(), bank, None  # (K, D)
+    if encoder.width != cfg.text_width:
+        raise ValueError(f"model.py: the CLIP text encoder has token width {encoder.width}, "
+                         f"cfg.text_width is {cfg.text_width}; set text_width={encoder.width}")
+    learner = prompt_learner_for(encoder, names, cfg.prompt_context)
+    with torch.no_grad():
+        return learner(), None, learner  # (K, D) with the initial context

@@ -4,7 +4,7 @@
 Per input image it writes
 - `class_%03d/<name>.png`: the edge probability of class k (class 1 in class_001) as an 8-bit PNG, the SEAL
   layout that evaluate.py writes and `python metrics.py --pred` reads;
-- `pictures/<name>.png`: the image beside its edges coloured by class (plots.py's colours, those of evaluate.py's
+- `pictures/<name>.png`: the image beside its edges coloured by class (util/plots.py's colours, those of evaluate.py's
   picture), with a legend;
 - with `--thin`: `thin/class_%03d/<name>.png`, the edges of `p >= --threshold` thinned to one pixel
   (thinning.thin, MATLAB's bwmorph thin, as the benchmark thins), 0 or 255.
@@ -35,10 +35,10 @@ from PIL import Image
 from tqdm import tqdm
 
 import datasets
-import plots
-from checkpoint import model_from_checkpoint
-from inference import AMP_DTYPES, amp_dtype, amp_name, pick_device, predict, save_pngs, to_uint8
-from thinning import thin
+from model import model_from_checkpoint
+from scoring.thinning import thin
+from util import plots
+from util.inference import AMP_DTYPES, amp_dtype, amp_name, pick_device, predict, save_pngs, to_uint8
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,16 +5,15 @@
     python prepare.py masks --images DIR --masks DIR --classes names.txt --dst ROOT [--instances DIR]
     python prepare.py stats --data-root data/sbd [--dataset sbd] [--split train]
     python prepare.py show --data-root ROOT --name NAME [--out x.png]
-(`python datasets.py prepare-sbd|prepare-cityscapes|prepare-masks|stats|show` runs the same commands.)
 
 nanoGPT keeps its one-off `prepare.py` beside the data the same way. The paper's datasets are converted by
-converters.py (Sec. 4.1.1, SEAL's rule); `masks` (beyond the paper) turns ordinary segmentation masks into the same
-layout: mask value k (1..K) = line k of names.txt, 0 = background, --ignore-index ignored, any other value an
+edgedata/converters.py (Sec. 4.1.1, SEAL's rule); `masks` (beyond the paper) turns ordinary segmentation masks into
+the same layout: mask value k (1..K) = line k of names.txt, 0 = background, --ignore-index ignored, any other value an
 error naming the mask; images and masks paired by file name without extension; splits by a seeded draw
 (split_names); evaluation GT for val and test as for the synthetic set (thin = radius-1 edges thinned, raw = the
 training labels). `stats` prints the edge-pixel share per class (paper Sec. 4.2.4: 3.2% of the pixels against 30.5%
 for segmentation); `show` draws a prepared label (.bin or .png) in colour with a legend (plots.label_picture).
-Re-runs and kills: converters.py's docstring (prepare.json, --overwrite, temporary files).
+Re-runs and kills: edgedata/converters.py's docstring (prepare.json, --overwrite, temporary files).
 """
 import argparse
 import functools
@@ -25,12 +24,12 @@ import sys
 import numpy as np
 from PIL import Image
 
-from converters import (EDGE_TYPES, RECORD, begin, finish, link_or_copy, make_dirs, output_paths, prepare_cityscapes,
-                        prepare_sbd, read_index_png, run_all, save_png, write_lists)
 from datasets import (CITYSCAPES_CLASSES, DATASETS, SBD_CLASSES, image_name, image_size, make_dataset,
                       read_class_names, read_image)
-from files import atomic_write, read_list, safe_join
-from labels import IGNORE_BIT, edge_bits, pack_edges, read_label, thin_edges, unpack_edges, write_label
+from edgedata.converters import (EDGE_TYPES, RECORD, begin, finish, link_or_copy, make_dirs, output_paths,
+                                 prepare_cityscapes, prepare_sbd, read_index_png, run_all, save_png, write_lists)
+from edgedata.labels import IGNORE_BIT, edge_bits, pack_edges, read_label, thin_edges, unpack_edges, write_label
+from util.files import atomic_write, read_list, safe_join
 
 # ---------------------------------------------------------------------------------------------- your own masks
 
@@ -191,13 +190,13 @@ def _recorded(root):
 def show_label(root, name, out=None, what="label", edge_type="inst"):
     """`prepare.py show`: image `name` of a prepared folder with its labels (what = label | thin | raw, the
     training labels or the evaluation GT) coloured by class, with a legend; ignored pixels marked."""
-    import plots
+    from util import plots
     command = _recorded(root).get("command")
     if os.path.isfile(os.path.join(root, "classes.txt")):
         names = read_class_names(os.path.join(root, "classes.txt"))
     else:
-        names = CITYSCAPES_CLASSES if command == "cityscapes" or os.path.isdir(os.path.join(root, "leftImg8bit")) \
-            else SBD_CLASSES
+        names = (CITYSCAPES_CLASSES if command == "cityscapes" or os.path.isdir(os.path.join(root, "leftImg8bit"))
+                 else SBD_CLASSES)
     for f in sorted(os.listdir(root)):
         if f.endswith(f"_{edge_type}.txt"):
             rows = [r for r in read_list(os.path.join(root, f)) if image_name(r[0]) == name]
@@ -228,9 +227,9 @@ def show_label(root, name, out=None, what="label", edge_type="inst"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Prepare semantic edge labels (no MATLAB), and look at them.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_sbd = sub.add_parser("sbd", aliases=["prepare-sbd"], help="SBD benchmark_RELEASE -> data root")
-    p_cs = sub.add_parser("cityscapes", aliases=["prepare-cityscapes"], help="Cityscapes -> data root")
-    p_m = sub.add_parser("masks", aliases=["prepare-masks"], help="your own segmentation masks -> data root")
+    p_sbd = sub.add_parser("sbd", help="SBD benchmark_RELEASE -> data root")
+    p_cs = sub.add_parser("cityscapes", help="Cityscapes -> data root")
+    p_m = sub.add_parser("masks", help="your own segmentation masks -> data root")
     for p in (p_sbd, p_cs, p_m):
         p.add_argument("--dst", required=True, help="output data root (e.g. data/sbd)")
         p.add_argument("--format", default="png", choices=["png", "bin"], help="training label files: RGB(A) "
@@ -269,7 +268,7 @@ def main(argv=None):
         p.add_argument("--data-root", default=None, help="prepared data root")
         p.add_argument("--edge-type", default="inst", choices=EDGE_TYPES, help="instance-sensitive or category")
     args = parser.parse_args(argv)
-    command = args.command.replace("prepare-", "")
+    command = args.command
     try:
         if command == "sbd":
             prepare_sbd(args.src, args.dst, args.format, args.radius, args.num_val, args.val_list, args.workers,

@@ -4,7 +4,7 @@ The loop is visible here, in the order a reader expects: config, data, model, op
 forward (autocast), loss terms, backward (GradScaler for fp16), clipping, optimizer step, logging; after each
 epoch a fast validation, the checkpoints and curves.png. No Trainer class, no callbacks (nanoGPT's train.py; the
 parser and `train_one_epoch` follow DETR's main.py / engine.py, DDP torchvision's references/segmentation).
-Seeding, RNG states, seeded augmentation and the resume rules live in reproducibility.py.
+Seeding, RNG states, seeded augmentation and the resume rules live in util/reproducibility.py.
 
 The paper's settings (Sec. 4.1.2) are the defaults for sbd / cityscapes: Adam (its L2 decay; `--optimizer adamw`
 decouples it), learning rate 1e-4, weight decay 5e-4, all training images (`--train-split trainval`), random
@@ -32,20 +32,20 @@ from torch.utils.data import DataLoader, SequentialSampler, Subset
 from tqdm import tqdm
 
 import datasets
+from edgedata.transforms import TrainTransform
 import losses
 import metrics
+from model import TEXT_FEATURES
 import model as edge_model
-import plots
-import related_losses
-import related_prompts
-from checkpoint import export_model, read_checkpoint, save_checkpoint
-from inference import WINDOWS, amp_dtype, amp_name, pick_device
-from reproducibility import (adopt_checkpoint_flags, configure_backends, explicit_flags, format_record,
-                             init_distributed, log_json, mark_superseded, restore_run, rng_state, run_environment,
-                             seed_everything, seeded_loader)
-from text_features import TEXT_FEATURES
-from transforms import TrainTransform
-from validation import validate
+from related import losses as related_losses
+from related import prompts as related_prompts
+from scoring.validation import validate
+from util import plots
+from util.checkpoint import export_model, read_checkpoint, save_checkpoint
+from util.inference import WINDOWS, amp_dtype, amp_name, pick_device
+from util.reproducibility import (adopt_checkpoint_flags, configure_backends, explicit_flags, format_record,
+                                  init_distributed, log_json, mark_superseded, restore_run, rng_state, run_environment,
+                                  seed_everything, seeded_loader)
 
 # Defaults of the flags whose default is None. PAPER: only what the paper prints (Sec. 4.1.2: crops, epochs, lr, scaling
 # 0.5-1.5 for SBD, ImageNet init; Table 3's best backbone; CLIP ViT-B/32, Sec. 3.1.2; all training images, Sec. 4.1.1;
@@ -218,8 +218,8 @@ def train_one_epoch(model, criterion, loader, optimizer, scaler, run):
             images = images.contiguous(memory_format=torch.channels_last)
         edges = batch["edges"].to(device, non_blocking=True).float()                # (B, K, H, W)
         ignore = batch["ignore"].to(device, non_blocking=True).bool()               # (B, H, W)
-        lr = args.lr * (1 - min(run.step, run.total_steps) / run.total_steps) ** 0.9 if args.schedule == "poly" \
-            else args.lr  # constant: our choice (the paper states none)
+        lr = (args.lr * (1 - min(run.step, run.total_steps) / run.total_steps) ** 0.9 if args.schedule == "poly"
+              else args.lr)  # constant: our choice (the paper states none)
         for group in optimizer.param_groups:
             group["lr"] = lr
 
@@ -271,7 +271,7 @@ def train_one_epoch(model, criterion, loader, optimizer, scaler, run):
 
 
 def build_data(args, rank, world, device):
-    """Training loader (seeded shuffle and augmentation, reproducibility.py) and validation loader."""
+    """Training loader (seeded shuffle and augmentation, util/reproducibility.py) and validation loader."""
     train_set = datasets.make_dataset(args.dataset, args.data_root, args.train_split)
     val_set = datasets.make_dataset(args.dataset, args.data_root, args.val_split)
     if args.train_limit is not None:
@@ -363,8 +363,8 @@ def configure(args, local_rank, is_main):
             print(f"WARNING: --resume {args.resume} with other training hyper-parameters: {'; '.join(differ)}. The "
                   f"run continues with them, so it will not repeat the uninterrupted run.", flush=True)
     fill_defaults(args)
-    device = pick_device(args.device) if args.device else \
-        torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")  # torchrun: this rank's GPU
+    device = (pick_device(args.device) if args.device else
+              torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"))  # torchrun: this rank's GPU
     args.device, args.amp = str(device), amp_name(args.amp, device)
     backends = configure_backends(device, args.deterministic)  # TF32, cudnn.benchmark, deterministic
     if args.threads:

@@ -5,7 +5,7 @@ on the synthetic dataset with the same seed and budget, scored with the exact OD
     python bench/ablate.py                          # ~15-20 min on a 2-core CPU; writes bench/ablate.md
     python bench/ablate.py --epochs 1 --crop 64 --test-images 8 --only none product "text onehot"
 
-Every run is train.py's own loop (train.main with the flags listed in the table), then checkpoint.py's loader
+Every run is train.py's own loop (train.main with the flags listed in the table), then util/checkpoint.py's loader
 and the exact benchmark (metrics.EdgeBenchmark, the synthetic set's `sbd` preset) on the first --test-images
 images of the synthetic test split.
 
@@ -38,8 +38,8 @@ import datasets  # noqa: E402
 import metrics  # noqa: E402
 import model as edge_model  # noqa: E402
 import train  # noqa: E402
-from checkpoint import model_from_checkpoint  # noqa: E402
-from inference import predict, to_uint8  # noqa: E402
+from model import model_from_checkpoint  # noqa: E402
+from util.inference import predict, to_uint8  # noqa: E402
 
 # (row name, source, train.py flags); `product` and `none` are the paper's fusion and its Table-1 baseline,
 # `text ...` the controls of --text-features, the rest beyond the paper (off by default)
@@ -72,8 +72,8 @@ def run_option(name, flags, args):
     if args.clip_weights != "random":  # the synthetic default
         argv += ["--clip-weights", args.clip_weights]
     t0 = time.time()
-    with open(os.path.join(out, "train_output.txt"), "w") as log, contextlib.redirect_stdout(log), \
-            contextlib.redirect_stderr(log):  # train.py's own printing and progress bars go to the run folder
+    with (open(os.path.join(out, "train_output.txt"), "w") as log, contextlib.redirect_stdout(log),
+          contextlib.redirect_stderr(log)):  # train.py's own printing and progress bars go to the run folder
         result = train.main(train.parse_args(argv))
     wall = time.time() - t0
     last = result["history"][-1]
@@ -98,8 +98,8 @@ def run_option(name, flags, args):
 
 def markdown(rows, sources, args):
     base = next((r for r in rows if r["option"] == "product"), rows[0])
-    words = "RANDOM CLIP text weights (no language)" if args.clip_weights == "random" else \
-        f"CLIP text weights {args.clip_weights}"
+    words = ("RANDOM CLIP text weights (no language)" if args.clip_weights == "random" else
+             f"CLIP text weights {args.clip_weights}")
     lines = [f"Synthetic dataset, tiny backbone, {words}; {rows[0]['steps']} steps of "
              f"batch {args.batch_size} at {args.crop}x{args.crop}, seed {args.seed}, Adam lr 1e-3; exact ODS on "
              f"{args.test_images} test images ({rows[0]['protocol']}). One seed: differences of a few points "
@@ -141,8 +141,8 @@ def main():
         print(f"ablate: {name:22s} ODS {100 * r['mean_ODS']:5.1f}  AP {100 * r['mean_AP']:5.1f}  "
               f"{r['s_per_step']:.2f} s/step  {r['trainable']:,} params  ({r['wall_s']:.0f} s)", flush=True)
     table = markdown(rows, sources, args)
-    text = f"# bench/ablate.py\n\n`python bench/ablate.py {' '.join(sys.argv[1:])}`".rstrip() + \
-        f" ({time.time() - t0:.0f} s)\n\n{table}\n"
+    text = (f"# bench/ablate.py\n\n`python bench/ablate.py {' '.join(sys.argv[1:])}`".rstrip()
+            + f" ({time.time() - t0:.0f} s)\n\n{table}\n")
     os.makedirs(os.path.dirname(os.path.abspath(args.table)), exist_ok=True)
     with open(args.table, "w") as f:
         f.write(text)

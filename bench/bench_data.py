@@ -18,10 +18,10 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import datasets  # noqa: E402
-from files import write_list  # noqa: E402
-from labels import edge_bits, write_label  # noqa: E402
-from synthetic import SyntheticEdges  # noqa: E402
-from transforms import TrainTransform, to_sample  # noqa: E402
+from util.files import write_list  # noqa: E402
+from edgedata.labels import edge_bits, write_label  # noqa: E402
+from edgedata.synthetic import SyntheticEdges  # noqa: E402
+from edgedata.transforms import TrainTransform, to_sample  # noqa: E402
 
 
 def write_folder(root, num_images):
@@ -70,8 +70,8 @@ def stages(root, fmt, args):
         t2 = time.perf_counter()
         samples.append(to_sample(image, bits, ds.num_classes, ds.names[i], i))
         t3 = time.perf_counter()
-        ms["decode"], ms["augment"], ms["unpack"] = ms["decode"] + t1 - t0, ms["augment"] + t2 - t1, \
-            ms["unpack"] + t3 - t2
+        ms["decode"], ms["augment"], ms["unpack"] = (ms["decode"] + t1 - t0, ms["augment"] + t2 - t1,
+                                                     ms["unpack"] + t3 - t2)
         if len(samples) == args.batch_size:
             t4 = time.perf_counter()
             torch.utils.data.default_collate(samples)

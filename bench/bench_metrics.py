@@ -26,9 +26,9 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import metrics  # noqa: E402
-from matching import count_thresholds  # noqa: E402
-from thinning import thin, thin_thresholds  # noqa: E402
-from validation import ApproxEdgeF  # noqa: E402
+from scoring.matching import count_thresholds  # noqa: E402
+from scoring.thinning import thin, thin_thresholds  # noqa: E402
+from scoring.validation import ApproxEdgeF  # noqa: E402
 
 
 def class_map(rng, H, W, present):

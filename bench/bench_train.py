@@ -31,8 +31,8 @@ def bench_one(args):
     """Time args.steps training steps of one backbone; return a dict of figures."""
     import losses
     import model as edge_model
-    from inference import amp_dtype as amp_dtype_of
-    from reproducibility import configure_backends
+    from util.inference import amp_dtype as amp_dtype_of
+    from util.reproducibility import configure_backends
     from train import outputs_to_float
 
     device = torch.device(args.device)

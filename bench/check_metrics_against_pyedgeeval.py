@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import metrics  # noqa: E402
 from bench_metrics import synthetic_image  # noqa: E402
 from metrics import CNT_P, CNT_R, SUM_P, SUM_R  # noqa: E402
-from thinning import thin  # noqa: E402
+from scoring.thinning import thin  # noqa: E402
 
 
 def main():

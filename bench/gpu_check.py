@@ -1,6 +1,6 @@
 """One command that measures a GPU for this project: training throughput, memory, model-FLOPs utilisation
 (MFU), torch.compile, inference speed, bf16 numerics, one DDP step, and the exact benchmark on the CPUs.
-Measures the training step with the settings of paper Sec. 4.1.2, our inference (inference.py: whole image,
+Measures the training step with the settings of paper Sec. 4.1.2, our inference (util/inference.py: whole image,
 512 window on Cityscapes) and the benchmark of Sec. 4.1.3.
 
     python bench/gpu_check.py [--quick] [--out gpu_check.json]   # ~5 minutes on one GPU (--quick: ~2)
@@ -214,7 +214,7 @@ def top_kernels(step, device, steps=3, top=12):
 
 def measure_inference(model, args, amp_dtype, device, budget):
     """Images/s of inference.predict on one SBD-sized image (whole) and one Cityscapes image (sliding window)."""
-    from inference import predict
+    from util.inference import predict
     s, out = args.size / 512, {"shapes": {}}
     model.eval()
     for name, H, W, window in (("sbd", 375, 500, None), ("cityscapes", 1024, 2048, args.size)):
@@ -236,7 +236,7 @@ def measure_numerics(key, fields, args, device):
     """bf16 autocast vs fp32 on a fixed input: edge probabilities (eval), loss and gradient of one step (train).
     TF32 is off meanwhile (CUDA): the reference is plain fp32 (and autocast's fp32 ops, e.g. the loss, too)."""
     import losses
-    from inference import predict
+    from util.inference import predict
     tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
@@ -275,8 +275,8 @@ def run_ddp(args, device, budget):
                                          "--nproc_per_node", "1"] + flags + ["--out", run_dir], budget,
                                         "train.py under torchrun", DDP_KEYS, out)
         log = os.path.join(run_dir, "log.jsonl")
-        train = [r for r in map(json.loads, open(log)) if r.get("type") == "train" and not r.get("superseded")] \
-            if stdout is not None and os.path.isfile(log) else []
+        train = ([r for r in map(json.loads, open(log)) if r.get("type") == "train" and not r.get("superseded")]
+                 if stdout is not None and os.path.isfile(log) else [])
     if failed or not train:
         return failed or nulls(DDP_KEYS, "error: train.py wrote no train record in log.jsonl", out)
     out["wall_s"], out["step_loss"] = time.perf_counter() - t0, train[0]["loss"]
@@ -318,7 +318,7 @@ def measure_exact(args, budget):
 
 def compile_worker(args):
     """Subprocess: the train figures of one config under torch.compile; prints one `RESULT {json}` line."""
-    from reproducibility import configure_backends
+    from util.reproducibility import configure_backends
     device = torch.device(args.device)
     configure_backends(device)  # train.py's TF32 / cudnn settings
     model = torch.compile(build(json.loads(args.compile_worker), device), backend=args.compile_backend)
@@ -368,8 +368,8 @@ def measure_train(key, fields, args, amp_dtype, device, budget, peak, result):
     out = result["train"][key] = add_mfu(run_steps(step, args, device, budget, {"config": fields}), flops, peak)
     mfu, target = out.get("mfu"), TARGET_MFU.get(fields["backbone"]) if fields["decoder"] == "refine" else None
     out["mfu_target"] = target  # defined for an H100-class GPU (meta: h100_class)
-    why = None if args.profile == "always" else "MFU unknown on this device" if mfu is None else \
-        "no MFU target" if not target else "meets its MFU target" if mfu >= target else None
+    why = (None if args.profile == "always" else "MFU unknown on this device" if mfu is None else
+           "no MFU target" if not target else "meets its MFU target" if mfu >= target else None)
     reason = f"not run: {why}" if why else budget.skip(15)
     result["profile"][key] = nulls(["top_kernels"], reason) if reason else {"top_kernels": top_kernels(step, device)}
     result["inference"][key] = measure_inference(model, args, amp_dtype, device, budget)
@@ -435,9 +435,9 @@ def main(args):
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.compile_worker:
         return compile_worker(args)
-    from files import atomic_write
-    from inference import pick_device
-    from reproducibility import configure_backends
+    from util.files import atomic_write
+    from util.inference import pick_device
+    from util.reproducibility import configure_backends
     device, budget = pick_device(args.device), Budget(args.budget_s or (120 if quick else 300))
     cuda, backends = device.type == "cuda", configure_backends(device)  # train.py's TF32 / cudnn settings
     name = torch.cuda.get_device_name(device) if cuda else "cpu"

@@ -1,5 +1,2 @@
-"""Shared pytest setup: tests import the top-level modules from the repo root."""
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+"""Shared pytest setup. The repo root is on sys.path through pytest.ini's `pythonpath = .`, exactly as for
+`python train.py` run from the repo root: tests import `model`, `util.files`, ... by the names the scripts use."""

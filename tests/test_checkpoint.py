@@ -1,4 +1,4 @@
-"""checkpoint.py: safe writes, clear errors for every file that is not a checkpoint, model.pt, verified URLs.
+"""util/checkpoint.py: safe writes, clear errors for every file that is not a checkpoint, model.pt, verified URLs.
 
 The checkpoints are written by the tests themselves from a tiny random model (no training, no downloads); the URL
 tests serve a file from a local http.server on 127.0.0.1 that stops with the test.
@@ -12,8 +12,8 @@ from dataclasses import asdict
 import pytest
 import torch
 
-import checkpoint
 import model as edge_model
+from util import checkpoint
 
 CLASSES = ["red disc", "green square", "blue triangle", "yellow ring"]
 
@@ -46,7 +46,7 @@ def outputs(model, seed=1):
 
 def test_save_and_rebuild_gives_the_same_model(tmp_path):
     model, _ = tiny_checkpoint(tmp_path / "last.pt")
-    rebuilt, ckpt = checkpoint.model_from_checkpoint(str(tmp_path / "last.pt"))
+    rebuilt, ckpt = edge_model.model_from_checkpoint(str(tmp_path / "last.pt"))
     assert ckpt["epoch"] == 1 and not rebuilt.training
     assert torch.equal(outputs(model), outputs(rebuilt))
     assert os.listdir(tmp_path) == ["last.pt"]  # no temporary file left
@@ -141,7 +141,7 @@ def test_weights_of_another_architecture_are_a_clear_error(tmp_path):
     ckpt["model_config"]["decoder"] = "casenet"  # the weights belong to another decoder
     checkpoint.save_checkpoint(ckpt, str(tmp_path / "b.pt"))
     with pytest.raises(ValueError, match="another model.*older version"):
-        checkpoint.model_from_checkpoint(str(tmp_path / "b.pt"))
+        edge_model.model_from_checkpoint(str(tmp_path / "b.pt"))
 
 
 # ------------------------------------------------------------------------------------------- sharing
@@ -156,7 +156,7 @@ def test_export_model_is_small_complete_and_loads_the_same(tmp_path, capsys):
     assert set(shared) == {"model", "model_config", "class_names", "metric_preset", "dataset", "epoch", "versions"}
     assert shared["class_names"] == CLASSES and shared["metric_preset"] == "sbd"
     assert shared["versions"]["torch"] == torch.__version__ and "torchvision" in shared["versions"]
-    rebuilt, _ = checkpoint.model_from_checkpoint(str(tmp_path / "model.pt"))
+    rebuilt, _ = edge_model.model_from_checkpoint(str(tmp_path / "model.pt"))
     assert torch.equal(outputs(model), outputs(rebuilt))
 
 
@@ -201,7 +201,7 @@ def test_url_is_downloaded_once_verified_and_cached(tmp_path, server):
     model, ckpt = tiny_checkpoint(tmp_path / "last.pt")
     sha = checkpoint.export_model(ckpt, str(tmp_path / "www" / "model.pt"), metric_preset="sbd")
     url = f"{server.url}/model.pt#sha256={sha}"
-    rebuilt, _ = checkpoint.model_from_checkpoint(url)
+    rebuilt, _ = edge_model.model_from_checkpoint(url)
     assert torch.equal(outputs(model), outputs(rebuilt))
     cached = tmp_path / "hub" / "checkpoints" / f"{sha[:8]}-model.pt"
     assert cached.is_file() and server.requests == ["/model.pt"]

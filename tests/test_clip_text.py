@@ -234,8 +234,8 @@ def test_offline_message_names_url_and_flag(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- class names
 
 def test_readable_names():
-    assert [clip_text.readable_name(n) for n in ["diningtable", "pottedplant", "tvmonitor", "aeroplane"]] == \
-        ["dining table", "potted plant", "tv monitor", "aeroplane"]
+    assert ([clip_text.readable_name(n) for n in ["diningtable", "pottedplant", "tvmonitor", "aeroplane"]]
+            == ["dining table", "potted plant", "tv monitor", "aeroplane"])
     assert clip_text.readable_name("traffic_light") == clip_text.readable_name("traffic light") == "traffic light"
 
 
@@ -261,8 +261,8 @@ def test_encode_class_names(checkpoints):
 def test_random_encoder_is_vit_b32_shaped(capsys):
     enc = clip_text.load_text_encoder("random")
     assert "WARNING" in capsys.readouterr().out
-    assert (enc.width, enc.layers, enc.heads, enc.embed_dim, enc.vocab_size, enc.context_length) == \
-        (512, 12, 8, 512, 49408, 77)
+    assert ((enc.width, enc.layers, enc.heads, enc.embed_dim, enc.vocab_size, enc.context_length)
+            == (512, 12, 8, 512, 49408, 77))
     assert sum(p.numel() for p in enc.parameters()) == 63_428_096  # OpenAI's ViT-B/32 text side (without logit_scale)
     f = clip_text.encode_class_names(enc, ["cat", "dog"])
     assert f.shape == (2, 512) and torch.isfinite(f).all()

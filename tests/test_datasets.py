@@ -1,4 +1,5 @@
-"""Tests for datasets.py and synthetic.py: SEAL lists, readers and their errors, make_dataset, label counts, stats."""
+"""Tests for datasets.py and edgedata/synthetic.py: SEAL lists, readers and their errors, make_dataset, label counts,
+stats."""
 import hashlib
 
 import numpy as np
@@ -7,9 +8,9 @@ import torch
 from PIL import Image
 
 import datasets as D
-from labels import IGNORE_BIT, write_label
-from synthetic import SYNTHETIC_CLASSES, SyntheticEdges
-from transforms import TrainTransform
+from edgedata.labels import IGNORE_BIT, write_label
+from edgedata.synthetic import SYNTHETIC_CLASSES, SyntheticEdges
+from edgedata.transforms import TrainTransform
 
 
 def test_reader_errors(tmp_path):
@@ -40,7 +41,7 @@ def test_list_entries_that_leave_the_root_are_refused(tmp_path, entry):
 
 
 def test_names_with_spaces_round_trip_through_the_reader(tmp_path):
-    from files import write_list
+    from util.files import write_list
     Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "my photo.png")
     write_label(str(tmp_path / "my label.png"), np.full((4, 5), 1 << 2, np.uint32))
     write_list(str(tmp_path / "train_inst.txt"), [("my photo.png", "my label.png")])

@@ -49,9 +49,9 @@ def test_vgg16_is_torchvision_vgg16_without_bn_and_vgg16_bn_has_it():
     assert count(plain, torch.nn.BatchNorm2d) == 0 and count(bn, torch.nn.BatchNorm2d) == 13
     assert count(plain, torch.nn.Conv2d) == count(bn, torch.nn.Conv2d) == 13
     reference = tvm.vgg16(weights=None).features  # the same layers as torchvision's VGG-16, in the same order
-    assert [type(m) for m in plain.stages.modules() if not isinstance(m, (torch.nn.Sequential, torch.nn.ModuleList))] \
-        == [type(m) for m in reference]
-    with pytest.raises(ValueError, match="use vgg16"):
+    assert ([type(m) for m in plain.stages.modules() if not isinstance(m, (torch.nn.Sequential, torch.nn.ModuleList))]
+            == [type(m) for m in reference])
+    with pytest.raises(ValueError, match=r"unknown backbone 'vgg16_plain'; choose one of .*'vgg16'"):
         encoders.build_encoder("vgg16_plain", pretrained=False)
 
 

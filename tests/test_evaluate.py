@@ -13,12 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-import checkpoint
 import datasets
+from edgedata import labels
 import evaluate
-import labels
+from util import checkpoint
 from test_checkpoint import tiny_checkpoint
-from thinning import thin
+from scoring.thinning import thin
 
 
 def run(ckpt, out, *extra):
@@ -171,7 +171,7 @@ def test_sbd_original_scores_the_category_gt(tmp_path, monkeypatch, capsys):
 
 
 def test_sbd_original_on_cityscapes_is_one_clear_error(tmp_path):
-    """Cityscapes has no GT class maps (converters.py writes none): `sbd-original` stops with one line that does
+    """Cityscapes has no GT class maps (edgedata/converters.py writes none): `sbd-original` stops with one line that does
     not send the user to a prepare command that would not write them."""
     (tmp_path / "cs").mkdir()
     (tmp_path / "cs" / "test_cls.txt").write_text("leftImg8bit/val/x/a_leftImg8bit.png gtFine/a.png\n")
@@ -255,7 +255,7 @@ def test_model_pt_without_its_dataset_name_is_recognised_by_its_classes(tmp_path
 def test_sbd_release_prepared_and_evaluated_with_both_sbd_presets(tmp_path):
     """The real path: SBD's release format -> prepare.py sbd -> evaluate.py (sbd, and sbd-original with the
     class maps that prepare writes for the test split)."""
-    import converters
+    from edgedata import converters
     from test_prepare import _write_sbd
     names = [f"2008_{i:06d}" for i in range(5)]
     src, _ = _write_sbd(tmp_path, names, np.random.default_rng(0), H=40, W=48)

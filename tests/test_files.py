@@ -1,10 +1,10 @@
-"""Tests for files.py: atomic writes, stale temporary files, safe joins, the list format, verified downloads."""
+"""Tests for util/files.py: atomic writes, stale temporary files, safe joins, the list format, verified downloads."""
 import hashlib
 import os
 
 import pytest
 
-import files
+from util import files
 
 
 def test_atomic_write_replaces_whole_files_and_cleans_up(tmp_path):

@@ -63,7 +63,7 @@ def test_unknown_fusion_lists_the_choices():
     with pytest.raises(ValueError, match="product_diff") as e:
         fusion.build_fusion("sum", 4, 4, 2)
     assert "lseg" in str(e.value) and "product_spatial" in str(e.value) and "fusion.py" in str(e.value)
-    assert "cross_attention" not in fusion.FUSIONS  # the related-paper fusions live in related_fusion.py
+    assert "cross_attention" not in fusion.FUSIONS  # the related-paper fusions live in related/fusion.py
 
 
 def hand_made(name, C=6, D=5, K=3, M=4, B=2):

@@ -1,7 +1,9 @@
-"""The shape of the house (README "Files"): imports run one way, one job per file, no tracker references.
+"""The shape of the house (README "Files"): the paper's components on top, the rest in four folders, imports
+one way (top level -> folders, never back), no cycles, one job per file, no tracker references.
 
-Module-level imports only: a script's `if __name__ == "__main__":` block (datasets.py's shim to prepare.py)
-and imports inside functions that load an optional dependency are not part of the graph a reader follows.
+Every import counts, at module level or inside a function: a folder module that imported a top-level file
+"only lazily" would still make the top level a dependency of the folder. The course kit (course/) and the
+scripts in bench/ sit outside the graph: they are users of the project, not parts of it.
 """
 import ast
 import os
@@ -9,36 +11,46 @@ import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_LINES = 500
+# the top level: the components the project was specified with, the model, and the user commands
+TOP_LEVEL = ("clip_text", "encoders", "fusion", "decoder", "model", "losses", "metrics", "datasets",
+             "train", "evaluate", "predict", "prepare")
+FOLDERS = ("related", "scoring", "edgedata", "util")  # the code folders, each named for its role
+OTHER_ENTRIES = {"README.md", "requirements.txt", "requirements-dev.txt", "pytest.ini", "tests", "bench", "docs",
+                 "course", "assets"}
 # the paper's path: none of these imports a module that carries a mechanism from a related paper,
 # except model.py, which builds the options it is configured with (DETR's `if args.masks:`)
-PAPER_FILES = ("clip_text.py", "encoders.py", "fusion.py", "decoder.py", "losses.py")
+PAPER_FILES = ("clip_text", "encoders", "fusion", "decoder", "losses")
 
 
-def top_level_modules():
-    return sorted(f[:-3] for f in os.listdir(ROOT) if f.endswith(".py"))
+def project_modules():
+    """Dotted names of the project's modules: the top-level files and the modules of the code folders."""
+    mods = sorted(f[:-3] for f in os.listdir(ROOT) if f.endswith(".py"))
+    for d in FOLDERS:
+        mods += sorted(f"{d}.{f[:-3]}" for f in os.listdir(os.path.join(ROOT, d))
+                       if f.endswith(".py") and f != "__init__.py")
+    return mods
 
 
-def module_imports(name, modules):
-    """Project modules imported at module level by `name` (not inside functions or the __main__ block)."""
-    with open(os.path.join(ROOT, name + ".py")) as f:
+def path_of(module):
+    return os.path.join(ROOT, *module.split(".")) + ".py"
+
+
+def module_imports(module, modules):
+    """Project modules that `module` imports anywhere in its source (module level or inside functions)."""
+    with open(path_of(module)) as f:
         tree = ast.parse(f.read())
     found = set()
-    for node in tree.body:  # module level only
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
+            found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Try):  # `try: import x` at module level counts too
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Import):
-                    found |= {a.name.split(".")[0] for a in sub.names}
-                elif isinstance(sub, ast.ImportFrom) and sub.module:
-                    found.add(sub.module.split(".")[0])
-    return found & set(modules) - {name}
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # `from util import files`
+    return found & set(modules) - {module}
 
 
 def import_graph():
-    modules = top_level_modules()
+    modules = project_modules()
     return {m: module_imports(m, modules) for m in modules}
 
 
@@ -73,51 +85,99 @@ def test_find_cycle_sees_a_planted_cycle():
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
 
 
-def test_no_import_cycle_among_top_level_modules():
+def test_module_imports_sees_lazy_and_from_package_imports(tmp_path, monkeypatch):
+    """The graph counts `from util import files` as util.files, and an import inside a function."""
+    (tmp_path / "util").mkdir()
+    (tmp_path / "util" / "files.py").write_text("def f():\n    import model\n    return model\n")
+    (tmp_path / "model.py").write_text("from util import files\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", str(tmp_path))
+    assert module_imports("util.files", ["model", "util.files"]) == {"model"}
+    assert module_imports("model", ["model", "util.files"]) == {"util.files"}
+
+
+def test_top_level_holds_the_paper_and_the_commands():
+    entries = {e for e in os.listdir(ROOT) if not e.startswith(".") and e != "__pycache__"}
+    py = {e[:-3] for e in entries if e.endswith(".py")}
+    assert py == set(TOP_LEVEL), (f"top-level .py files: extra {sorted(py - set(TOP_LEVEL))}, "
+                                  f"missing {sorted(set(TOP_LEVEL) - py)}")
+    other = entries - {e + ".py" for e in TOP_LEVEL} - set(FOLDERS)
+    ignored = {"runs", "data", "out", "edges"}  # .gitignore'd run and data folders a user may have
+    assert other - ignored <= OTHER_ENTRIES, f"unexpected top-level entries: {sorted(other - ignored - OTHER_ENTRIES)}"
+    assert "data" not in FOLDERS  # data/ is where the README puts the datasets
+    for d in FOLDERS:
+        with open(os.path.join(ROOT, d, "__init__.py")) as f:
+            assert ast.get_docstring(ast.parse(f.read())), f"{d}/__init__.py must say what the folder holds"
+
+
+def test_imports_run_one_way_top_to_folders():
+    graph = import_graph()
+    back = {m: sorted(d for d in deps if "." not in d) for m, deps in graph.items() if "." in m}
+    back = {m: d for m, d in back.items() if d}
+    assert not back, f"folder modules importing top-level files (imports run top -> folders only): {back}"
+
+
+def test_no_import_cycle():
     graph = import_graph()
     assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+def test_no_sys_path_tricks_in_the_project():
+    hits = []
+    for m in project_modules():
+        with open(path_of(m)) as f:
+            hits += [f"{m}: {line.strip()}" for line in f if "sys.path" in line]
+    assert not hits, f"sys.path changes in project modules: {hits}"
 
 
 def test_scripts_sit_on_top():
     graph = import_graph()
     assert "evaluate" not in graph["train"], "train.py must not import evaluate.py (shared code lives below both)"
     for script in ("train", "evaluate", "predict", "prepare"):
-        if script in graph:
-            users = [m for m, deps in graph.items() if script in deps]
-            assert not users, f"{script}.py is a script; {users} import it"
+        users = [m for m, deps in graph.items() if script in deps]
+        assert not users, f"{script}.py is a script; {users} import it"
     assert "metrics" not in graph["datasets"], "datasets.py must not import metrics.py"
 
 
 def test_paper_files_do_not_import_the_related_paper_options():
     graph = import_graph()
     for f in PAPER_FILES:
-        related = sorted(d for d in graph[f[:-3]] if d.startswith("related_"))
-        assert not related, f"{f} (the paper's path) imports {related}"
+        related = sorted(d for d in graph[f] if d.startswith("related"))
+        assert not related, f"{f}.py (the paper's path) imports {related}"
 
 
 def test_every_file_is_readable_in_one_sitting():
     too_long = {}
-    for m in top_level_modules():
-        with open(os.path.join(ROOT, m + ".py")) as f:
+    for m in project_modules():
+        with open(path_of(m)) as f:
             n = sum(1 for _ in f)
         if n > MAX_LINES:
-            too_long[m + ".py"] = n
+            too_long[m] = n
     assert not too_long, f"files over {MAX_LINES} lines (one job per file): {too_long}"
 
 
 def test_every_file_opens_with_a_docstring():
-    for m in top_level_modules():
-        with open(os.path.join(ROOT, m + ".py")) as f:
+    for m in project_modules():
+        with open(path_of(m)) as f:
             tree = ast.parse(f.read())
-        assert ast.get_docstring(tree), f"{m}.py has no opening docstring"
+        assert ast.get_docstring(tree), f"{path_of(m)} has no opening docstring"
+
+
+def test_no_backslash_continuations():
+    hits = []
+    for m in project_modules():
+        with open(path_of(m)) as f:
+            hits += [f"{m}:{i + 1}" for i, line in enumerate(f) if line.rstrip("\n").endswith("\\")]
+    assert not hits, f"backslash continuations (use parentheses): {hits}"
 
 
 def test_no_tracker_references_in_code_or_readme():
     pattern = re.compile(r"\bissues?\s*#?\d", re.IGNORECASE)
-    files = [m + ".py" for m in top_level_modules()] + ["README.md"]
-    files += [os.path.join("bench", f) for f in os.listdir(os.path.join(ROOT, "bench")) if f.endswith(".py")]
+    files = [path_of(m) for m in project_modules()] + [os.path.join(ROOT, "README.md")]
+    for d in ("bench", "docs", "course"):
+        for base, _, names in os.walk(os.path.join(ROOT, d)):
+            files += [os.path.join(base, f) for f in names if f.endswith((".py", ".md"))]
     hits = []
     for f in files:
-        with open(os.path.join(ROOT, f)) as fh:
+        with open(f) as fh:
             hits += [f"{f}:{i + 1}: {line.strip()}" for i, line in enumerate(fh) if pattern.search(line)]
     assert not hits, "tracker references a reader cannot open:\n" + "\n".join(hits)

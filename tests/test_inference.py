@@ -1,11 +1,11 @@
-"""inference.py: predict (whole image, sliding window, batch = one by one), the AMP table, the device choice, and the
+"""util/inference.py: predict (whole image, sliding window, batch = one by one), the AMP table, the device choice, and the
 8-bit SEAL-layout PNGs."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import inference
+from util import inference
 from test_checkpoint import tiny_model
 
 

@@ -1,11 +1,12 @@
-"""Tests for labels.py: SEAL's mask-to-edge against brute force, the packed label codec, nearest resize, the disc."""
+"""Tests for edgedata/labels.py: SEAL's mask-to-edge against brute force, the packed label codec, nearest resize,
+the disc."""
 import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-import labels as L
+from edgedata import labels as L
 
 
 def brute_force_edges(labels, num_classes, radius, ignore_labels=(255,), instances=None):

@@ -1,12 +1,12 @@
-"""matching.py: the reference definition on hand-made cases, the fast matcher equal to it on random
+"""scoring/matching.py: the reference definition on hand-made cases, the fast matcher equal to it on random
 maps, and the per-threshold warm start equal to independent matchings."""
 
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from matching import CNT_P, CNT_R, SUM_P, SUM_R, count_thresholds, match_count, max_matching_reference
-from thinning import thin, thin_thresholds
+from scoring.matching import CNT_P, CNT_R, SUM_P, SUM_R, count_thresholds, match_count, max_matching_reference
+from scoring.thinning import thin, thin_thresholds
 
 
 @pytest.mark.parametrize("matcher", [max_matching_reference, match_count])

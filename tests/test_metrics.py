@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-import metrics
-from matching import max_matching_reference
 from metrics import CNT_P, CNT_R, SUM_P, SUM_R, EdgeBenchmark, Protocol, evaluate_image
-from thinning import thin
+import metrics
+from scoring.matching import max_matching_reference
+from scoring.thinning import thin
 
 # ----------------------------------------------------------------------------- one image
 

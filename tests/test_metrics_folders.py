@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from scipy import ndimage as ndi
 
-import metrics
-from labels import pack_edges, write_label
+from edgedata.labels import pack_edges, write_label
 from metrics import EdgeBenchmark
+import metrics
 
 
 def write_class_pngs(out_dir, maps, name):
@@ -135,7 +135,7 @@ def test_evaluate_folder_on_prepared_sbd(tmp_path):
     import datasets
     import prepare
     from test_prepare import _write_sbd
-    from thinning import thin
+    from scoring.thinning import thin
     train, test = ["2008_000001", "2008_000002"], ["2008_000004", "2008_000005"]
     src, _ = _write_sbd(tmp_path, train + test, np.random.default_rng(2), H=32, W=40)
     (src / "dataset" / "train.txt").write_text("\n".join(train) + "\n")

@@ -1,4 +1,4 @@
-"""plots.py: every picture is written, has the expected layout, and shows what it should (colours where the
+"""util/plots.py: every picture is written, has the expected layout, and shows what it should (colours where the
 curves and edges are); the mean PR curve's definition; resumed logs; `metrics.py --plot`."""
 import json
 import math
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import metrics
-import plots
+from util import plots
 
 
 def small_result(seed=0, shift=1, names=("cat", "dog")):

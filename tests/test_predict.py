@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-import checkpoint
 import datasets
-import inference
 import predict
+from util import checkpoint
+from util import inference
 from test_checkpoint import tiny_checkpoint
-from thinning import thin
+from scoring.thinning import thin
 
 
 @pytest.fixture(scope="module")

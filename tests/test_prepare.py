@@ -1,4 +1,4 @@
-"""Tests for prepare.py and converters.py: SBD, Cityscapes and your own masks into the SEAL layout; re-runs, kills,
+"""Tests for prepare.py and edgedata/converters.py: SBD, Cityscapes and your own masks into the SEAL layout; re-runs, kills,
 bad annotations; stats and show. Every input is written by the tests themselves."""
 import json
 import os
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import converters
 import datasets as D
-import files
+from edgedata import converters
+from edgedata.labels import mask_to_edges
 import prepare
-from labels import mask_to_edges
+from util import files
 
 
 def _write_sbd(root, names, rng, H=20, W=24):
@@ -66,8 +66,8 @@ def test_prepare_sbd(tmp_path, fmt):
             t = truth[name]
             s = ds[i]
             assert s["image"].shape == (3, 20, 24) and s["edges"].shape == (20, 20, 24) and s["name"] == name
-            want = mask_to_edges(t["seg"], 20) if edge_type == "cls" else \
-                mask_to_edges(t["seg"], 20, instances=t["inst"])
+            want = (mask_to_edges(t["seg"], 20) if edge_type == "cls" else
+                    mask_to_edges(t["seg"], 20, instances=t["inst"]))
             np.testing.assert_array_equal(s["edges"].numpy(), want)
             assert not s["ignore"].any()
             np.testing.assert_array_equal(ds.eval_gt(i, "raw"), want.astype(bool))
@@ -112,8 +112,8 @@ def test_prepare_cityscapes(tmp_path, capsys):
     splits = {s: D.CityscapesEdges(dst, s).names for s in ("train", "val", "trainval", "test")}
     assert splits == {"train": ["aachen_000000_000019"], "val": ["zurich_000000_000019"],
                       "trainval": ["aachen_000000_000019", "zurich_000000_000019"], "test": ["bonn_000001_000019"]}
-    assert len(D.CityscapesEdges(dst, "trainval")) == 2 and D.make_dataset("cityscapes", dst, "test").names == \
-        ["bonn_000001_000019"]
+    assert (len(D.CityscapesEdges(dst, "trainval")) == 2
+            and D.make_dataset("cityscapes", dst, "test").names == ["bonn_000001_000019"])
     for split in ("val", "test"):
         ds = D.CityscapesEdges(dst, split)
         for mode in ("thin", "raw"):
@@ -384,16 +384,15 @@ def test_prepare_masks_errors(tmp_path, fault, match):
 
 # --------------------------------------------------------------------------------------- command line, stats
 
-def test_command_line_old_and_new_spelling_stats(tmp_path, capsys, monkeypatch):
-    import runpy
-    import sys
+def test_command_line_spelling_stats(tmp_path, capsys):
     images, masks, names, truth = _masks_folder(tmp_path, n=4)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dst = str(tmp_path / "mine")
     args = ["--images", str(images), "--masks", str(masks), "--classes", str(names), "--dst", dst,
             "--val-fraction", "0.25", "--test-fraction", "0.25"]
-    monkeypatch.setattr(sys, "argv", ["datasets.py", "prepare-masks", *args])  # the old spelling, via the shim
-    runpy.run_path(os.path.join(root, "datasets.py"), run_name="__main__")
+    with pytest.raises(SystemExit):  # the old `prepare-masks` spelling is gone: argparse names the valid commands
+        prepare.main(["prepare-masks", *args])
+    assert "invalid choice: 'prepare-masks'" in capsys.readouterr().err
+    prepare.main(["masks", *args])
     assert "prepared" in capsys.readouterr().out and os.path.isfile(os.path.join(dst, "train_inst.txt"))
     prepare.main(["masks", *args])  # the same options again: nothing to do, no error
     with pytest.raises(SystemExit, match=r"prepare.py masks: error: .*radius: was 2.0, now 3.0"):

@@ -1,6 +1,6 @@
 """Beyond the paper (off by default), the options from related CLIP papers: prompt sets / selection / CoOp context
-(related_prompts.py), the fusions `cross_attention` and `pixel_text_alignment` and the alignment heads
-(related_fusion.py), the terms `loss_t2p` and `loss_contrast` (related_losses.py), and their wiring in model.py
+(related/prompts.py), the fusions `cross_attention` and `pixel_text_alignment` and the alignment heads
+(related/fusion.py), the terms `loss_t2p` and `loss_contrast` (related/losses.py), and their wiring in model.py
 and losses.EdgeCriterion. CPU only, no downloads: tiny random text encoders and the `tiny` backbone.
 """
 import inspect
@@ -15,9 +15,9 @@ import torch.nn.functional as F
 import clip_text
 import losses
 import model as M
-import related_fusion
-import related_losses
-import related_prompts
+from related import fusion as related_fusion
+from related import losses as related_losses
+from related import prompts as related_prompts
 
 WIDTH, LAYERS, EMBED = 128, 2, 64  # a small random CLIP text tower (2 heads)
 NAMES = ["cat", "diningtable", "traffic_light"]
@@ -39,7 +39,7 @@ def test_every_template_has_a_slot_for_the_name_and_name_is_the_bare_name():
 
 def test_prompt_bank_rows_are_templates_and_mean_is_the_ensemble(encoder):
     templates = related_prompts.PROMPT_TEMPLATES["context"]
-    bank = related_prompts.encode_prompt_bank(encoder, NAMES, templates)
+    bank = M.encode_prompt_bank(encoder, NAMES, templates)
     assert bank.shape == (3, len(templates), EMBED)
     torch.testing.assert_close(bank.norm(dim=-1), torch.ones(3, len(templates)))
     one = clip_text.encode_class_names(encoder, NAMES, [templates[2]])
@@ -72,13 +72,13 @@ def test_selection_picks_the_planted_best_template():
 # ----------------------------------------------------------------------------- related_prompts: CoOp context
 
 def test_prompt_learner_with_real_words_equals_the_fixed_prompt(encoder):
-    learner = related_prompts.PromptLearner(encoder, NAMES, n_ctx=4, ctx_init="a photo of a")
+    learner = M.prompt_learner_for(encoder, NAMES, n_ctx=4, ctx_init="a photo of a")
     fixed = clip_text.encode_class_names(encoder, NAMES, ["a photo of a {}."])
     torch.testing.assert_close(learner(), fixed, rtol=1e-5, atol=1e-5)
 
 
 def test_prompt_learner_trains_only_the_context(encoder):
-    learner = related_prompts.PromptLearner(encoder, NAMES, n_ctx=2)
+    learner = M.prompt_learner_for(encoder, NAMES, n_ctx=2)
     assert [n for n, _ in learner.named_parameters()] == ["ctx"]  # the encoder is not a submodule
     assert list(learner.state_dict()) == ["ctx"]  # nor in the state dict (63M weights for ViT-B/32)
     f_T = learner()
@@ -92,7 +92,7 @@ def test_prompt_learner_trains_only_the_context(encoder):
     assert encoder.text_projection.dtype == torch.float32
 
 
-# ----------------------------------------------------------------------------- related_fusion.py
+# ----------------------------------------------------------------------------- related/fusion.py
 
 K, C = 3, 128  # classes; channels of the tiny backbone's deepest feature
 
@@ -126,7 +126,7 @@ def test_attention_width_is_A_and_E_stays_clips_width():
     assert "(B, A, h, w)" in related_fusion.PixelTextAlignmentFusion.__doc__
 
 
-# ----------------------------------------------------------------------------- related_losses.py
+# ----------------------------------------------------------------------------- related/losses.py
 
 def constructed_case():
     """Two 64x96 images (2 x 3 cells of 32 px at the feature resolution); each (image, class) has its edges

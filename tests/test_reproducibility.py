@@ -1,4 +1,4 @@
-"""reproducibility.py: seeding, RNG state round trips, the (seed, epoch)-shuffled sampler, the per-sample seeded
+"""util/reproducibility.py: seeding, RNG state round trips, the (seed, epoch)-shuffled sampler, the per-sample seeded
 augmentation, the --resume flag rules, the log marking of a resume, the run-environment record, the backends."""
 import argparse
 import json
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset, Subset
 
-import reproducibility as R
+from util import reproducibility as R
 
 
 def test_seed_everything_repeats_every_rng():

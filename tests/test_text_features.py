@@ -1,4 +1,4 @@
-"""text_features.py: the paper's CLIP class-name features and the controls shuffled / random / onehot / learned:
+"""model.make_text_features: the paper's CLIP class-name features and the controls shuffled / random / onehot / learned:
 what each one is, that each is stored under `text_features` and rebuilt without CLIP, and that each works with
 every fusion. CPU only, no downloads: a tiny random CLIP text tower saved by the test."""
 import sys
@@ -9,7 +9,6 @@ import torch
 
 import clip_text
 import model as M
-import text_features as TF
 
 WIDTH, LAYERS, EMBED = 128, 2, 64
 NAMES = ["cat", "diningtable", "traffic_light", "dog"]
@@ -32,25 +31,25 @@ def cfg(clip_path, **overrides):
 
 
 def test_each_control_is_what_it_says(clip_path):
-    clip = TF.make_text_features(cfg(clip_path))
+    clip = M.make_text_features(cfg(clip_path))
     encoder = clip_text.load_text_encoder(clip_path)
     torch.testing.assert_close(clip, clip_text.encode_class_names(encoder, NAMES))  # the paper's f_T
-    shuffled = TF.make_text_features(cfg(clip_path, text_features="shuffled"))
-    perm = TF.derangement(K)
+    shuffled = M.make_text_features(cfg(clip_path, text_features="shuffled"))
+    perm = M.derangement(K)
     assert all(perm[k] != k for k in range(K)) and sorted(perm) == list(range(K))  # a derangement
     torch.testing.assert_close(shuffled, clip[perm])
-    random = TF.make_text_features(cfg(clip_path, text_features="random"))
+    random = M.make_text_features(cfg(clip_path, text_features="random"))
     torch.testing.assert_close(random.norm(dim=-1), clip.norm(dim=-1))  # the CLIP norms
     assert (random @ clip.T).abs().max() < 0.9  # not the CLIP directions
-    torch.testing.assert_close(random, TF.make_text_features(cfg(clip_path, text_features="random")))  # fixed seed
-    assert torch.equal(TF.make_text_features(cfg(clip_path, text_features="onehot")), torch.eye(K, EMBED))
+    torch.testing.assert_close(random, M.make_text_features(cfg(clip_path, text_features="random")))  # fixed seed
+    assert torch.equal(M.make_text_features(cfg(clip_path, text_features="onehot")), torch.eye(K, EMBED))
 
 
 def test_controls_without_clip_need_no_clip(monkeypatch, clip_path):
     monkeypatch.setitem(sys.modules, "clip_text", None)  # importing it would raise
     state = torch.get_rng_state()
-    learned = TF.make_text_features(cfg("no/such/file.pt", text_features="learned"))
-    onehot = TF.make_text_features(cfg("no/such/file.pt", text_features="onehot"))
+    learned = M.make_text_features(cfg("no/such/file.pt", text_features="learned"))
+    onehot = M.make_text_features(cfg("no/such/file.pt", text_features="onehot"))
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone: same model initialisation
     assert learned.shape == onehot.shape == (K, EMBED)
     torch.testing.assert_close(learned.norm(dim=-1), torch.ones(K))
@@ -71,7 +70,7 @@ def test_learned_is_a_trained_parameter_under_the_same_key(clip_path):
     assert not isinstance(fixed.text_features, torch.nn.Parameter) and fixed.text_features.grad is None
 
 
-@pytest.mark.parametrize("kind", TF.TEXT_FEATURES)
+@pytest.mark.parametrize("kind", M.TEXT_FEATURES)
 @pytest.mark.parametrize("fusion", [f for f in M.FUSIONS if f != "none"])
 def test_every_kind_works_with_every_fusion_and_is_rebuilt_without_clip(kind, fusion, clip_path, monkeypatch):
     torch.manual_seed(0)
@@ -90,10 +89,10 @@ def test_bad_combinations_fail_loudly(clip_path):
     with pytest.raises(ValueError, match="onehot.*learned"):
         M.build_model(cfg(clip_path, text_features="words"))
     with pytest.raises(ValueError, match="K=4 > D=3"):
-        TF.make_text_features(cfg(clip_path, text_features="onehot", text_dim=3))
+        M.make_text_features(cfg(clip_path, text_features="onehot", text_dim=3))
     with pytest.raises(ValueError, match="nothing reads the text"):
         M.build_model(cfg(clip_path, text_features="learned", fusion="none"))
     with pytest.raises(ValueError, match="use one of the two"):
         M.build_model(cfg(clip_path, text_features="shuffled", prompt_mode="select", prompt_templates="context"))
     with pytest.raises(ValueError, match="at least 2 classes"):
-        TF.derangement(1)
+        M.derangement(1)

@@ -1,9 +1,9 @@
-"""thinning.py: MATLAB bwmorph thin on known shapes, idempotence, and the stacked per-threshold
+"""scoring/thinning.py: MATLAB bwmorph thin on known shapes, idempotence, and the stacked per-threshold
 thinning that metrics.py uses equal to thinning each threshold's map alone."""
 import numpy as np
 from scipy import ndimage as ndi
 
-from thinning import thin, thin_thresholds
+from scoring.thinning import thin, thin_thresholds
 
 
 def test_thin_rectangle_to_line():

@@ -257,7 +257,7 @@ def test_batch_size_one_with_batchnorm_is_a_clear_error(tmp_path):
 
 
 def test_labels_without_edges_are_warned_about(tmp_path, monkeypatch, capsys):
-    import synthetic
+    from edgedata import synthetic
     original = synthetic.SyntheticEdges.scene
 
     def empty_scene(self, index):  # scenes 0-3: background only (no shape, so no edge pixel)
@@ -293,7 +293,7 @@ def test_train_split_trainval_writes_no_best(tmp_path, capsys):
     import numpy as np
     import scipy.io  # noqa: F401  (a dev requirement: test_prepare writes SBD's .mat files with it)
 
-    import converters
+    from edgedata import converters
     from test_prepare import _write_sbd
     names = [f"2008_{i:06d}" for i in range(6)]
     src, _ = _write_sbd(tmp_path, names, np.random.default_rng(0), H=40, W=48)

@@ -1,10 +1,10 @@
-"""Tests for transforms.py: augmentation keeps labels aligned and draws only from its generator; tiling."""
+"""Tests for edgedata/transforms.py: augmentation keeps labels aligned and draws only from its generator; tiling."""
 import numpy as np
 import pytest
 import torch
 
-import transforms as T
-from labels import class_bits, edge_bits, mask_to_edges, unpack_edges
+from edgedata import transforms as T
+from edgedata.labels import class_bits, edge_bits, mask_to_edges, unpack_edges
 
 
 def test_train_transform_keeps_labels_aligned():

@@ -1,11 +1,11 @@
-"""validation.py: ApproxEdgeF (exact on a perfect prediction, batch = images one by one, ignore mask, the disc
+"""scoring/validation.py: ApproxEdgeF (exact on a perfect prediction, batch = images one by one, ignore mask, the disc
 maximum equal to a brute-force one) and validate() with a stand-in model."""
 import numpy as np
 import pytest
 import torch
 
-from labels import disc_offsets
-from validation import ApproxEdgeF, validate
+from edgedata.labels import disc_offsets
+from scoring.validation import ApproxEdgeF, validate
 
 
 def test_approx_edge_f():

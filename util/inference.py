@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from transforms import sliding_window
+from edgedata.transforms import sliding_window
 
 # sliding-window tile per dataset, our choice (Cityscapes: 512, the size of the paper's training tiles, Sec. 4.1.2);
 # other datasets: the whole image

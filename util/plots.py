@@ -278,10 +278,10 @@ def _check(result, what):
     for name, c in result.get("classes", {}).items():
         missing = [k for k in ("recall", "precision", "ODS", "ODS_recall", "ODS_precision") if k not in c]
         if missing:
-            raise ValueError(f"plots.py: {what}: class {name!r} has no {missing}; expected the dict of "
+            raise ValueError(f"util/plots.py: {what}: class {name!r} has no {missing}; expected the dict of "
                              "metrics.EdgeBenchmark.compute() (evaluate.py's results.json, metrics.py --out)")
     if not result.get("classes"):
-        raise ValueError(f"plots.py: {what}: no 'classes' with PR curves (metrics.EdgeBenchmark.compute()'s dict)")
+        raise ValueError(f"util/plots.py: {what}: no 'classes' with PR curves (metrics.EdgeBenchmark.compute()'s dict)")
 
 
 def pr_curves(result, path):
@@ -298,8 +298,8 @@ def pr_curves(result, path):
         else:
             c = result["classes"][name]
             R, P = c["recall"], c["precision"]
-            title = f"{name}\nODS {100 * c['ODS']:.1f}  AP {100 * c['AP']:.1f}" if "AP" in c else \
-                f"{name}\nODS {100 * c['ODS']:.1f}"
+            title = (f"{name}\nODS {100 * c['ODS']:.1f}  AP {100 * c['AP']:.1f}" if "AP" in c else
+                     f"{name}\nODS {100 * c['ODS']:.1f}")
         panel = Panel(canvas, box, (0, 1), (0, 1), "recall", "precision", title)
         iso_f(panel)
         r, p = pr_points(R, P)
@@ -326,7 +326,7 @@ def load_run(path):
         with open(path) as f:
             result = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"plots.py: cannot read {path} ({e}); evaluate.py writes <out>/results.json, "
+        raise ValueError(f"util/plots.py: cannot read {path} ({e}); evaluate.py writes <out>/results.json, "
                          "metrics.py --out too") from e
     folder = os.path.dirname(os.path.abspath(path))
     label = os.path.basename(folder)
@@ -391,7 +391,8 @@ def read_log(log_path):
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"plots.py: {log_path} line {n} is not JSON ({e}); a log.jsonl of train.py?") from e
+                raise ValueError(f"util/plots.py: {log_path} line {n} is not JSON ({e}); a log.jsonl of "
+                                 f"train.py?") from e
             if rec.get("superseded"):
                 continue
             if rec.get("type") == "start" and rec.get("resumed_from_step") is not None:

@@ -1,6 +1,6 @@
-"""Checkpoints: writing them safely, reading them with clear errors, rebuilding the model, and the shareable
-`model.pt` (no paper section: this is the house's plumbing; nanoGPT's train.py / sample.py and CLIP's
-`_download` are the models).
+"""Checkpoints: writing them safely, reading them with clear errors, and the shareable `model.pt`
+(model.model_from_checkpoint rebuilds the model from one). No paper section: this is the house's plumbing;
+nanoGPT's train.py / sample.py and CLIP's `_download` are the models.
 
 - `save_checkpoint(ckpt, path)`: refuses a model whose parameters or buffers are not finite (a diverged run must
   not become best.pt and score 0.00), then writes atomically (temporary file in the same folder, fsync, rename),
@@ -9,8 +9,6 @@
   runs) with an error naming the path and what the file is instead: missing, empty, truncated, not a zip
   archive, a text file, a bare state dict, a TorchScript archive. `https://...#sha256=HEX` is downloaded once
   into torch's hub cache (torch.hub.get_dir()/checkpoints) and verified.
-- `model_from_checkpoint(path_or_url, device)`: the EdgeModel rebuilt from `model_config` and the weights, which
-  hold the CLIP text features as a buffer (no CLIP, no ImageNet download).
 - `export_model(ckpt, path, metric_preset)`: `model.pt`, the checkpoint to share: weights without optimizer
   state, model_config, class names, the metric preset, the torch/torchvision versions; returns its SHA-256.
 """
@@ -21,9 +19,8 @@ from urllib.parse import urlsplit
 
 import torch
 
-import files
-import model as edge_model
-from reproducibility import run_environment
+from util import files
+from util.reproducibility import run_environment
 
 # what every checkpoint this project reads holds (train.py's last.pt / best.pt and model.pt)
 MODEL_KEYS = ("model", "model_config")
@@ -162,17 +159,6 @@ def read_checkpoint(path_or_url, what="checkpoint", required=MODEL_KEYS):
         raise ValueError(f"{what}: '{path}' is not a checkpoint of this project: it lacks {missing} "
                          f"(it holds {held}); use last.pt, best.pt or model.pt written by train.py.")
     return ckpt
-
-
-def model_from_checkpoint(path_or_url, device="cpu", what="checkpoint"):
-    """(EdgeModel in eval mode on `device`, the checkpoint dict) from last.pt / best.pt / model.pt / a URL."""
-    ckpt = read_checkpoint(path_or_url, what)
-    try:  # the weights come from the state dict: never download CLIP or ImageNet weights here
-        model = edge_model.load_model(ckpt["model_config"], ckpt["model"])
-    except ValueError as e:
-        raise ValueError(f"{what}: '{path_or_url}': {e}. A checkpoint written by an older version of this code "
-                         f"(other key names) needs that version, or retraining.") from e
-    return model.to(device).eval(), ckpt
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,8 +27,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from files import atomic_write
-from thinning import thin
+from scoring.thinning import thin
+from util.files import atomic_write
 
 IGNORE_BIT = np.uint32(1 << 31)
 DATA_HELP = "see README.md, section 'Data'"

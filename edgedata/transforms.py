@@ -5,13 +5,13 @@ tiles. The paper states the scale augmentation for SBD only, so the Cityscapes d
 (`scale=None`); our reading, and train.py's `--scale-range` sets it for either dataset. Random horizontal flips
 are our choice: the paper names no flips (a common edge-detection augmentation; `flip=False` turns them off).
 Follows torchvision `references/segmentation/transforms.py` (pad with the ignore label, then crop), on packed
-labels (labels.py): one uint32 map moves instead of K planes.
+labels (edgedata/labels.py): one uint32 map moves instead of K planes.
 """
 import numpy as np
 import torch
 from PIL import Image
 
-from labels import IGNORE_BIT, resize_nearest, unpack_edges
+from edgedata.labels import IGNORE_BIT, resize_nearest, unpack_edges
 
 
 class TrainTransform:

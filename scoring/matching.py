@@ -26,10 +26,10 @@ import math
 
 import numpy as np
 
-from labels import disc_offsets
-from thinning import run_starts, unique_sorted
+from edgedata.labels import disc_offsets
+from scoring.counts import CNT_P, CNT_R, SUM_P, SUM_R
+from scoring.thinning import run_starts, unique_sorted
 
-CNT_R, SUM_R, CNT_P, SUM_P = range(4)  # rows of a counts array (..., 4, n_t): matched GT, GT, matched pred, pred
 
 
 def max_matching_reference(pred, gt, radius):

@@ -8,8 +8,8 @@ Edges come from the same instance-sensitive mask-to-edge code as SBD (labels.edg
 import numpy as np
 from torch.utils.data import Dataset
 
-from labels import edge_bits, thin_edges, unpack_edges
-from transforms import to_sample
+from edgedata.labels import edge_bits, thin_edges, unpack_edges
+from edgedata.transforms import to_sample
 
 SYNTHETIC_CLASSES = ["red disc", "green square", "blue triangle", "yellow ring", "magenta cross", "cyan ellipse",
                      "orange diamond", "white striped bar"]

@@ -11,9 +11,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from inference import predict
-from labels import disc_offsets
-from metrics import f_measure, recall_precision, thresholds_for
+from edgedata.labels import disc_offsets
+from scoring.counts import f_measure, recall_precision, thresholds_for
+from util.inference import predict
 
 
 class ApproxEdgeF:

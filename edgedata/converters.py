@@ -20,11 +20,11 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from datasets import (CITYSCAPES_CLASSES, CITYSCAPES_IGNORE_LABELS, CITYSCAPES_LABEL_TO_TRAIN, SBD_CLASSES,
-                      image_name)
-from files import atomic_write, read_list, remove_stale_tmp, safe_join, write_list
-from labels import DATA_HELP, IGNORE_BIT, edge_bits, pack_edges, resize_nearest, thin_edges, unpack_edges, \
-    write_label
+from edgedata.classes import (CITYSCAPES_CLASSES, CITYSCAPES_IGNORE_LABELS, CITYSCAPES_LABEL_TO_TRAIN, SBD_CLASSES,
+                              image_name)
+from edgedata.labels import (DATA_HELP, IGNORE_BIT, edge_bits, pack_edges, resize_nearest, thin_edges, unpack_edges,
+                             write_label)
+from util.files import atomic_write, read_list, remove_stale_tmp, safe_join, write_list
 
 RECORD = "prepare.json"
 EDGE_TYPES = ("cls", "inst")
@@ -77,8 +77,8 @@ def clear(dst):
         shutil.rmtree(os.path.join(dst, d), ignore_errors=True)
     for f in os.listdir(dst):
         p = os.path.join(dst, f)
-        if f in (RECORD, "classes.txt") or f.endswith(("_cls.txt", "_inst.txt")) or \
-                (f in ("image", "leftImg8bit") and os.path.islink(p)):
+        if (f in (RECORD, "classes.txt") or f.endswith(("_cls.txt", "_inst.txt"))
+                or (f in ("image", "leftImg8bit") and os.path.islink(p))):
             os.remove(p)
     print(f"--overwrite: removed the prepared files in {dst}")
 

@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from files import atomic_write
+from util.files import atomic_write
 
 
 def seed_everything(seed):

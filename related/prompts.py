@@ -6,13 +6,14 @@ prompt options of `train.py --prompts` and what they need:
 - PROMPT_TEMPLATES: template sets. "name" is the paper's bare name; "photo" and "ensemble" are OpenAI's CLIP
   prompt engineering (Radford et al., ICML 2021); "context" is a set written for boundaries, the set that
   `--prompts select` chooses from.
-- encode_prompt_bank / select_templates / TemplateSelector (`--prompts select`): one template per class, chosen
+- select_templates / TemplateSelector (`--prompts select`): one template per class, chosen
   from image evidence, after CA-CL (2025, "context prompt set") and MTA-CLIP (Das et al., ECCV 2024,
   context-specific prompts). Adapted for edges: class k's evidence is the pixel embedding averaged over k's
   ground-truth EDGE pixels, not its mask. `TemplateSelector.after_step` is the whole per-step work of train.py.
 - PromptLearner (`--prompts learned`): CoOp (Zhou et al., IJCV 2022), learnable context vectors in front of each
   class name, run through the frozen text transformer. Adapted: trained by the edge loss through the fusion.
-- build_prompt_state: what model.build_model needs for these modes (initial f_T, prompt bank, learner).
+The CLIP side of these options (encoding the template bank, tokenizing the learner's prompts) is in model.py
+(`build_prompt_state`), which imports clip_text: this folder never imports the top level.
 
 Symbols as in model.py; T_n is the number of templates, N_ctx the number of context tokens, E the token width.
 """
@@ -37,16 +38,9 @@ PROMPT_MODES = ("fixed", "select", "learned")  # fixed: the mean over a template
 def templates_of(name):
     """The template list of PROMPT_TEMPLATES[name], or a ValueError listing the sets."""
     if name not in PROMPT_TEMPLATES:
-        raise ValueError(f"related_prompts.py: unknown prompt template set {name!r}; choose one of "
+        raise ValueError(f"related/prompts.py: unknown prompt template set {name!r}; choose one of "
                          f"{sorted(PROMPT_TEMPLATES)}")
     return PROMPT_TEMPLATES[name]
-
-
-@torch.no_grad()
-def encode_prompt_bank(encoder, names, templates, readable=True):
-    """Unit-norm features (K, T_n, D), one per class and template: what TemplateSelector chooses from."""
-    import clip_text  # here and below, not at the top: a model rebuilt from a checkpoint never needs CLIP
-    return F.normalize(clip_text.encode_prompts(encoder, names, templates, readable), dim=-1)  # (K, T_n, D)
 
 
 def select_templates(bank, class_embeddings):
@@ -112,18 +106,16 @@ class PromptLearner(nn.Module):
     loss_contrast / loss_t2p) instead of CoOp's classification loss. The encoder is held but NOT a submodule
     (its 63M weights stay out of the state dict; `_apply` moves it); encoder=None (evaluation): only ctx."""
 
-    def __init__(self, encoder, names, n_ctx=4, ctx_init=None, readable=True, width=512):
+    def __init__(self, encoder, tokens=None, n_ctx=4, ctx_tokens=None, width=512):
+        """tokens (K, L): the tokenized prompts "X X .. X name." (model.prompt_learner_for, with clip_text), one
+        placeholder token per context vector after the start token; ctx_tokens (N_ctx,): token ids to start the
+        context from (CoOp's initialisation from words), or None for N(0, 0.02^2)."""
         super().__init__()
         object.__setattr__(self, "encoder", encoder)  # not a submodule, see the docstring
         if encoder is None:  # for evaluation: ctx from the state dict, f_T from the model's buffer, no forward()
             self.ctx = nn.Parameter(torch.zeros(n_ctx, width))
             return
-        import clip_text
-        words = [clip_text.readable_name(n) if readable else n for n in names]
-        tokens = clip_text.tokenize(["X " * n_ctx + f"{w}." for w in words], encoder.context_length)  # (K, 77)
-        if not (tokens[:, 1:1 + n_ctx] == clip_text.tokenize("X")[0, 1]).all():  # "X" stands for V_m
-            raise RuntimeError("related_prompts.PromptLearner: the placeholders did not tokenize to one token each")
-        eot_index = tokens.argmax(dim=-1)  # (K,)
+        eot_index = tokens.argmax(dim=-1)  # (K,): the end token has the largest id
         L = int(eot_index.max()) + 1  # the causal mask makes the padding after the last end token irrelevant
         device = encoder.token_embedding.weight.device
         with torch.no_grad():
@@ -131,14 +123,9 @@ class PromptLearner(nn.Module):
         self.register_buffer("token_prefix", embedding[:, :1].clone(), persistent=False)  # (K, 1, E): start token
         self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:].clone(), persistent=False)  # (K, L-1-N_ctx, E)
         self.register_buffer("eot_index", eot_index.to(device), persistent=False)  # (K,)
-        if ctx_init:  # e.g. "a photo of a": start from real words (CoOp's initialisation option)
-            init_tokens = clip_text.tokenize(ctx_init)[0]
-            n = int(init_tokens.argmax()) - 1
-            if n != n_ctx:
-                raise ValueError(f"related_prompts.PromptLearner: ctx_init {ctx_init!r} has {n} tokens, n_ctx is "
-                                 f"{n_ctx}")
+        if ctx_tokens is not None:  # e.g. "a photo of a": start from real words (CoOp's initialisation option)
             with torch.no_grad():
-                ctx = encoder.token_embedding(init_tokens[1:1 + n_ctx].to(device))  # (N_ctx, E)
+                ctx = encoder.token_embedding(ctx_tokens.to(device))  # (N_ctx, E)
         else:
             ctx = torch.randn(n_ctx, encoder.width) * 0.02  # CoOp's random initialisation, N(0, 0.02^2)
         self.ctx = nn.Parameter(ctx.float().clone())  # (N_ctx, E), the only trained tensor
@@ -158,22 +145,3 @@ class PromptLearner(nn.Module):
         x = torch.cat([self.token_prefix, ctx, self.token_suffix], dim=1)  # (K, L, E): SOT, V_1.., name, ., EOT
         f_T = self.encoder.encode_from_embeddings(x, self.eot_index)  # (K, D), gradient flows to ctx only
         return F.normalize(f_T.float(), dim=-1)  # (K, D), unit length like encode_class_names
-
-
-def build_prompt_state(cfg):
-    """For prompt_mode select / learned: (initial f_T (K, D), prompt bank (K, T_n, D) or None, PromptLearner
-    or None). select: the bank holds every template of cfg.prompt_templates; f_T starts as template 0 (the bare
-    name in the "context" set). learned: CoOp's context through the frozen encoder, kept by the learner."""
-    import clip_text
-    templates = templates_of(cfg.prompt_templates)
-    encoder = clip_text.load_text_encoder(cfg.clip_weights)  # frozen, eval, fp32; kept only by a PromptLearner
-    names = list(cfg.class_names)
-    if cfg.prompt_mode == "select":
-        bank = encode_prompt_bank(encoder, names, templates)  # (K, T_n, D)
-        return bank[:, 0].clone(), bank, None  # (K, D)
-    if encoder.width != cfg.text_width:
-        raise ValueError(f"related_prompts.py: the CLIP text encoder has token width {encoder.width}, "
-                         f"cfg.text_width is {cfg.text_width}; set text_width={encoder.width}")
-    learner = PromptLearner(encoder, names, cfg.prompt_context)
-    with torch.no_grad():
-        return learner(), None, learner  # (K, D) with the initial context

@@ -141,7 +141,7 @@ class PixelTextAlignmentFusion(nn.Module):
         return torch.cat([f_I, masks], dim=1)  # (B, C + K, h, w)
 
 
-# ------------------------------------------------------------- alignment heads for related_losses.py
+# ------------------------------------------------------------- alignment heads for related/losses.py
 
 class TextPixelHead(nn.Module):
     """Head of FGAseg's text-pixel alignment loss (T2P loss; related_losses `loss_t2p`): each class's text embedding is
@@ -185,4 +185,4 @@ def build_fusion(name, img_channels, text_dim, num_classes, attn_dim=256, attn_h
         return CrossAttentionFusion(img_channels, text_dim, num_classes, attn_dim, attn_heads)
     if name == "pixel_text_alignment":
         return PixelTextAlignmentFusion(img_channels, text_dim, num_classes, attn_dim, attn_heads, lcs_kernel)
-    raise ValueError(f"related_fusion.py: unknown fusion {name!r}; choose one of {list(FUSIONS)}")
+    raise ValueError(f"related/fusion.py: unknown fusion {name!r}; choose one of {list(FUSIONS)}")
