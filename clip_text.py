@@ -13,6 +13,8 @@ rebuilds its tensors from the zip's data/ records (`read_torchscript_tensors`; t
 run the archive's code), a state dict by torch.load(weights_only=True).
 
 Prompt templates beyond the bare name, prompt selection and learned prompts are in related/prompts.py.
+
+Reading order (README "Reading order"): 1 of 12; next: encoders.py (the image encoder E_I).
 """
 import gzip
 import html
@@ -91,6 +93,7 @@ class SimpleTokenizer:
 
     def bpe(self, token):
         """Merge the symbols of one pre-token, lowest merge rank first; returns space-separated symbols."""
+        # >>> assignment tokenizer
         if token in self.cache:
             return self.cache[token]
         word = list(token[:-1]) + [token[-1] + "</w>"]
@@ -109,14 +112,17 @@ class SimpleTokenizer:
             word = merged
         self.cache[token] = " ".join(word)
         return self.cache[token]
+        # <<< assignment tokenizer
 
     def encode(self, text):
         """Text -> BPE ids, without start/end tokens."""
+        # >>> assignment tokenizer
         ids = []
         for token in self.pat.findall(clean_text(text)):
             token = "".join(self.byte_encoder[b] for b in token.encode("utf-8"))
             ids.extend(self.encoder[sym] for sym in self.bpe(token).split(" "))
         return ids
+        # <<< assignment tokenizer
 
     def decode(self, ids):
         """BPE ids -> text; every end-of-word becomes a space (as OpenAI's decode does)."""
@@ -174,11 +180,13 @@ class CausalSelfAttention(nn.Module):
         self.out_proj = nn.Linear(width, width)
 
     def forward(self, x):
+        # >>> assignment text_transformer
         K, L, E = x.shape
         q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # 3 x (K, L, E)
         q, k, v = (a.view(K, L, self.heads, E // self.heads).transpose(1, 2) for a in (q, k, v))  # (K, heads, L, .)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (K, heads, L, E/heads); token i sees 0..i
         return self.out_proj(y.transpose(1, 2).reshape(K, L, E))  # (K, L, E)
+        # <<< assignment text_transformer
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -237,16 +245,20 @@ class TextEncoder(nn.Module):
     def encode_from_embeddings(self, x, eot_index):
         """Token embeddings x (K, L, E) (L <= context_length; positions are added here) and the index of
         each sequence's end token (K,) -> features (K, D). Learnable prompt context (CoOp) enters here."""
+        # >>> assignment text_transformer
         K, L, E = x.shape
         x = x + self.positional_embedding[:L]  # (K, L, E)
         x = self.ln_final(self.transformer(x))  # (K, L, E)
         x = x[torch.arange(K, device=x.device), eot_index]  # (K, E): the end token has seen the whole text
         return x @ self.text_projection  # (K, D)
+        # <<< assignment text_transformer
 
     def forward(self, tokens):
+        # >>> assignment text_transformer
         eot_index = tokens.argmax(dim=-1)  # (K,): the end token 49407 is the largest id
         tokens = tokens[:, :int(eot_index.max()) + 1]  # (K, L' <= L): causal, so the padding after is irrelevant
         return self.encode_from_embeddings(self.token_embedding(tokens), eot_index)  # (K, L', E) -> (K, D)
+        # <<< assignment text_transformer
 
 
 def infer_architecture(state_dict, source="state dict"):
@@ -402,8 +414,9 @@ def read_checkpoint(path):
 
 def random_text_encoder(seed=0):
     """A ViT-B/32-shaped text encoder with OpenAI's random initialisation: for offline demos and tests only."""
-    print("WARNING: clip_text: using a RANDOM CLIP text encoder (no weights loaded): the class-name "
-          "embeddings carry NO language. Pass --clip-weights PATH to OpenAI's ViT-B-32.pt for real results.")
+    print("WARNING: clip_text: using a RANDOM CLIP text encoder (no weights loaded): the class-name embeddings "
+          "carry NO language, so numbers from this run are not comparable with the paper. Pass --clip-weights PATH "
+          "to OpenAI's ViT-B-32.pt for real results.", flush=True)
     model = TextEncoder()
     model.init_parameters(torch.Generator().manual_seed(seed))
     return model
@@ -435,7 +448,8 @@ READABLE_NAMES = {"diningtable": "dining table", "pottedplant": "potted plant", 
 
 
 def readable_name(raw):
-    """'diningtable' -> 'dining table', 'traffic_light' -> 'traffic light'; other names unchanged."""
+    """'diningtable' -> 'dining table', 'traffic_light' -> 'traffic light'; other names unchanged. Ours: the paper
+    (Sec. 3.1.2) feeds "the class names" and does not say whether SBD's run-together names are split first."""
     return READABLE_NAMES.get(raw, raw.replace("_", " ").strip())
 
 

@@ -14,6 +14,8 @@ Prepared folder layout (T = "inst" (instance-sensitive, SEAL's default) or "cls"
     <root>/gt_eval/seg/<name>.png                GT class map of the test images (SBD, folder: sbd-original)
     <root>/classes.txt                           folder datasets: one class name per line (the names fed to CLIP)
     <root>/prepare.json                          the options the folder was prepared with (prepare.py)
+    <root>/tiles/<file>_<y0>_<x0>_<y1>_<x1>.*    Cityscapes: the 512x512 training tiles of every official-train
+                                                 image and label (edgedata/transforms.tile_file)
 Splits: SBD train 7498 / val 1000 (held out of SBD train) / trainval 8498 / test 2857 (SBD val).
 Cityscapes train / val = a held-out part of the official train set (whole cities, default zurich) / trainval
 2975 / test = the official val 500, on which the paper reports: the checkpoint is never selected on the images it
@@ -30,6 +32,18 @@ Every dataset returns {"image": float (3, H, W) in [0, 1] (not normalised), "edg
 SBD, folder and synthetic also have `.eval_seg(index) -> int ndarray (H, W)`, the GT class map the `sbd-original`
 preset needs (Cityscapes has none: its `.eval_seg` is None). `.label_bits(index) -> uint32 (H, W)`: the packed
 labels alone (count_unusable_labels reads them).
+
+Cityscapes tiles (Sec. 4.1.2): sample j of a tiled split is tile j % 8 of image j // 8. Cutting the tile out of
+the decoded 2048x1024 image would decode every image and label 8 times per epoch; prepare.py writes each tile as
+its own lossless file instead, and the loader reads only the tile (about 8x less decoding). We chose files over a
+per-worker cache of the last decoded image: a cache only helps when an image's 8 tiles reach the same worker one
+after the other, which needs a sampler that keeps them together (batches of tiles of one image); prepared tiles
+keep the shuffle, the batches, the seeded augmentation and --resume exactly as they were, and a tile read from its
+file equals the crop of the decoded image pixel for pixel (tests/test_cityscapes.py). A folder prepared without
+tiles still trains (whole image decoded, then cropped: the same samples) with a WARNING; running prepare.py again
+with the same options adds them.
+
+Reading order (README "Reading order"): 7 of 12; next: metrics.py (the benchmark).
 """
 import os
 
@@ -42,7 +56,7 @@ from edgedata.classes import (CITYSCAPES_CLASSES, CITYSCAPES_IGNORE_LABELS,  # n
                               CITYSCAPES_LABEL_TO_TRAIN, SBD_CLASSES, image_name)
 from edgedata.labels import DATA_HELP, IGNORE_BIT, read_label, unpack_edges
 from edgedata.synthetic import SyntheticEdges
-from edgedata.transforms import tile_boxes, to_sample
+from edgedata.transforms import TILE, tile_boxes, tile_file, to_sample
 from util.files import read_list, safe_join
 
 # synthetic splits: (image size, number of images, seed); different seeds make the three splits disjoint
@@ -114,7 +128,8 @@ class SEALListDataset(Dataset):
         self.list_file = list_file or os.path.join(root, f"{split}_{edge_type}.txt")
         if not os.path.isfile(self.list_file):
             raise FileNotFoundError(f"list file {self.list_file} not found (splits: train, val, trainval, test; "
-                                    f"edge_type: inst, cls) ({DATA_HELP})")
+                                    f"edge_type: inst, cls): `python prepare.py {self.prepare_command} ... --dst "
+                                    f"{root}` writes the lists ({DATA_HELP})")
         self.items = []
         for i, row in enumerate(read_list(self.list_file), 1):
             what = f"{self.list_file}, line {i}"
@@ -122,9 +137,16 @@ class SEALListDataset(Dataset):
             self.items.append((paths[0], paths[1] if len(paths) > 1 else None))
         self.names = [image_name(img) for img, _ in self.items]
         self.boxes = [None]
+        self.tiles = False  # read the tiles prepare.py wrote (<root>/tiles) instead of cropping the decoded image
         if tile and self.items:  # every image is cut into the same tiles (all Cityscapes images are 2048x1024)
             W, H = image_size(self.items[0][0])
             self.boxes = tile_boxes(H, W, tile)
+            self.tiles = os.path.isdir(os.path.join(root, "tiles"))
+            if not self.tiles and len(self.boxes) > 1:
+                print(f"WARNING: {root} has no tiles/ folder (prepared by an older version): each of the "
+                      f"{len(self.boxes)} tiles of an image decodes the whole {W}x{H} image and label "
+                      f"({len(self.boxes)}x the decoding; same samples). Run `python prepare.py {self.prepare_command}"
+                      f" --src ... --dst {root}` again with the same options to add the tiles.", flush=True)
 
     def __len__(self):
         return len(self.items) * len(self.boxes)
@@ -144,11 +166,24 @@ class SEALListDataset(Dataset):
         W, H = image_size(image_path)
         return np.zeros((H, W), np.uint32) if label_path is None else read_label(label_path, H, W, self.num_classes)
 
+    def load_tile(self, i, box):
+        """Tile `box` (y0, x0, y1, x1) of image i from the files prepare.py wrote (transforms.tile_file), or None
+        where they are missing (then the caller crops the decoded image: the same pixels)."""
+        image_path, label_path = self.items[i]
+        if not self.tiles or label_path is None:
+            return None
+        image_tile, label_tile = tile_file(self.root, image_path, box), tile_file(self.root, label_path, box)
+        if not (os.path.isfile(image_tile) and os.path.isfile(label_tile)):
+            return None
+        return read_image(image_tile), read_label(label_tile, box[2] - box[0], box[3] - box[1], self.num_classes)
+
     def __getitem__(self, index):
-        i, box = divmod(index, len(self.boxes))
-        image, bits = self.load(i)
-        if self.boxes[box] is not None:
-            y0, x0, y1, x1 = self.boxes[box]
+        i, j = divmod(index, len(self.boxes))
+        box = self.boxes[j]
+        tile = None if box is None else self.load_tile(i, box)
+        image, bits = self.load(i) if tile is None else tile
+        if box is not None and tile is None:  # no tile files: crop the decoded image (the same pixels)
+            y0, x0, y1, x1 = box
             if (y1 > bits.shape[0]) or (x1 > bits.shape[1]):
                 raise ValueError(f"{self.items[i][0]}: {bits.shape[1]}x{bits.shape[0]} is smaller than the tiles "
                                  f"made for the first image of {self.list_file}")
@@ -196,7 +231,10 @@ class SBDEdges(SEALListDataset):
 class CityscapesEdges(SEALListDataset):
     """Cityscapes (19 train ids). split: train (official train minus the held-out cities), val (the held-out
     cities), trainval (2975), test (official val, 500). tile="auto": training images are cut into 512x512 tiles
-    (Sec. 4.1.2; 8 per image), val/test images are whole; evaluation GT is at half resolution."""
+    (Sec. 4.1.2; 8 per image), val/test images are whole; evaluation GT is at half resolution.
+    An epoch is every tile of every training image (trainval: 2975 x 8 = 23,800 samples): our reading of the
+    paper's epochs; an epoch of 2975 images (one tile each) is the other, 8x shorter for the same 200 epochs. We
+    read "the images are cut into tiles" as making the tiles the training samples."""
     class_names, metric_preset, eval_scale = CITYSCAPES_CLASSES, "cityscapes", 0.5
     prepare_command = "cityscapes"
 
@@ -204,7 +242,7 @@ class CityscapesEdges(SEALListDataset):
 
     def __init__(self, root, split, transform=None, edge_type="inst", list_file=None, tile="auto"):
         if tile == "auto":
-            tile = 512 if split in ("train", "trainval") else None
+            tile = TILE if split in ("train", "trainval") else None
         super().__init__(root, split, transform, edge_type, list_file, tile)
 
 

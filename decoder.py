@@ -20,7 +20,7 @@ With deep supervision, each level's combined mask encoding also gives K side log
 bilinear upsampling), ordered level 5 .. 1.
 Uncertain reading: the paper says the two smoothed maps are "combined"; we add them (SharpMask
 concatenates them and convolves again; the sum saves that conv, and the transposed conv that
-follows mixes the two). Widths per level (not given in the paper): 32, 64, 128, 256, 256, each capped at its
+follows mixes the two). Widths per level, ours (the paper gives none): 32, 64, 128, 256, 256, each capped at its
 skip feature's channels so that a small encoder gets a small decoder.
 
 `casenet` (Yu et al., CVPR 2017): 1-channel side outputs from c1, c2, c3 and a K-channel side
@@ -30,6 +30,8 @@ concatenation" [side5_k, side1, side2, side3] per class and a grouped 1x1 conv (
 logit mixes only its own side-5 map and the three shared maps.
 With deep supervision its side logits are [side5] as in CASENet, which supervises side-5 and the
 fused output; the 1-channel sides are not supervised.
+
+Reading order (README "Reading order"): 4 of 12; next: model.py (the whole model).
 """
 import torch
 import torch.nn as nn
@@ -62,10 +64,12 @@ class RefineLevel(nn.Module):
 
     def combine(self, m, skip):
         """Mask encoding m (B, C_m, H/s_i, W/s_i) and skip c_i (B, C_i, H/s_i, W/s_i) or None -> (B, width, ...)."""
+        # >>> assignment decoder
         m = self.smooth_mask(m)  # (B, width, H/s_i, W/s_i)
         if skip is not None:
             m = m + self.smooth_skip(skip)  # combined with the smoothed skip c_i
         return m
+        # <<< assignment decoder
 
 
 class RefineDecoder(nn.Module):
@@ -93,6 +97,7 @@ class RefineDecoder(nn.Module):
             self.side = nn.ModuleList(nn.Conv2d(width, num_classes, 1) for width in level_widths)
 
     def forward(self, top, feats):
+        # >>> assignment decoder
         H, W = feats[0].shape[2] * self.strides[0], feats[0].shape[3] * self.strides[0]
         skips = [None, feats[3], feats[2], feats[1], feats[0]]  # levels 5 .. 1: c5 is already inside `top`
         sides = self.side if self.side is not None else [None] * len(self.levels)
@@ -103,6 +108,7 @@ class RefineDecoder(nn.Module):
                 side_logits.append(F.interpolate(side(m), size=(H, W), mode="bilinear", align_corners=False))
             m = level.up(m)  # deconv: (B, width_{i-1}, H/s_{i-1}, W/s_{i-1})
         return self.classifier(m), side_logits  # (B, K, H, W), list of (B, K, H, W)
+        # <<< assignment decoder
 
 
 class CASENetDecoder(nn.Module):

@@ -26,6 +26,8 @@ mentions COCO pre-training: we follow Sec. 4.1.2):
 
 References: torchvision.models (ResNet, VGG, EfficientNet and their weights API);
 CASENet (Yu et al., CVPR 2017) for the dilated ResNet.
+
+Reading order (README "Reading order"): 2 of 12; next: fusion.py (the fusion F).
 """
 import os
 

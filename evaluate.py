@@ -17,6 +17,8 @@
 
 The metric is fed the same 8-bit quantised probabilities that the PNGs hold, so scoring the PNG folder later
 gives the same numbers.
+
+Reading order (README "Reading order"): 10 of 12; next: predict.py (your own images).
 """
 import argparse
 import json
@@ -48,6 +50,11 @@ def dataset_of(ckpt, args):
     if name is None:
         raise ValueError(f"evaluate.py: {args.ckpt} does not name its dataset: pass --dataset "
                          f"({', '.join(datasets.DATASETS)}) and --data-root")
+    if name == "synthetic" and args.data_root:  # the synthetic set is generated in memory: it would ignore the folder
+        why = "--dataset synthetic" if args.dataset else f"the one {args.ckpt} records"
+        raise ValueError(f"evaluate.py: --data-root {args.data_root} is given, but the dataset is the synthetic one "
+                         f"({why}), generated in memory, which reads no folder: leave out --data-root, or pass "
+                         f"--dataset sbd|cityscapes|folder to evaluate the data in {args.data_root}")
     root = args.data_root or (train_args.get("data_root") if name == train_args.get("dataset") else None)
     if root is None and name != "synthetic":
         raise ValueError(f"evaluate.py: {args.ckpt} records no data folder for --dataset {name} (a shared "

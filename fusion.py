@@ -2,15 +2,18 @@
 
 F takes the deepest image feature f_I (B, C, h, w) of the encoder and the class-name text features
 f_T (K, D), and returns the feature the decoder starts from, (B, C_out, h, w) (`.out_channels`).
-Symbols as in model.py's table; M = fusion_dim, the per-class text width inside the fusion.
+Symbols as in model.py's table. The paper (Sec. 3.2.1) writes the text features as N x M (N labels, M the length
+of a text feature), compressed by FC to N x M′, and the image features as B x C x H x W: its N is our K, its M our
+D (512), its M′ our M = fusion_dim, the per-class text width inside the fusion; its H x W our h x w.
 
 What the paper prints:
     Eq. (3-3)  f_T-fc = FC(f_T)
     Eq. (3-4)  f_I-fc = ReLU(FC(f_I)), after reshaping f_I so that its channels match the text
     Eq. (3-5)  f_fusion = (f_T-fc ⊙ f_I-fc) × C,  C learnable (written C_learn here: C is the image channels)
-and in prose: "compress global information into channel descriptors" (SENet), "recalibrate attention",
-a residual. Only FC_T, FC_I with its ReLU, the element-wise product ⊙ and `× C_learn` carry an equation label
-below; the rest is a reading of ours and is labelled "our reading (SE-style)".
+and in prose: "compress global information into channel descriptors" (SENet), "recalibrate attention", and,
+after Eq. (3-5), "the function applies a residual to the element-wise product of the two features". FC_T, FC_I
+with its ReLU, the element-wise product ⊙ and `× C_learn` carry an equation label below; the residual is the
+paper's (its prose), its exact form ours; the rest is a reading of ours, labelled "our reading (SE-style)".
 
 `product` (default; our reading (SE-style) of the prose around Eq. (3-5)):
     t = FC_T(f_T)              Eq. (3-3)                  (K, D) -> (K, M)
@@ -18,16 +21,20 @@ below; the rest is a reading of ours and is labelled "our reading (SE-style)".
     g = ReLU(FC_I(z))          Eq. (3-4)                  (B, C) -> (B, K*M), synchronised with the text
     a = t ⊙ g                  Eq. (3-5)                  (B, K*M)
     s = sigmoid(FC_out(a))     our reading (SE excite)    (B, C), one weight per image channel
-    out = f_I + C_learn * (f_I * s)   × C_learn: Eq. (3-5); the residual f_I + ... is our reading
+    out = f_I + C_learn * (f_I * s)   × C_learn: Eq. (3-5); a residual: the paper's prose after Eq. (3-5);
+                                      its form (f_I + the recalibrated f_I) is our reading
 
-`product_spatial` (the literal reading): f_I is reshaped, not pooled: FC_I is applied at every pixel (a
-1x1 convolution), ReLU, ⊙ t, × C_learn, giving a (B, K*M, h, w) mask encoding that the decoder starts from
-(out_channels = K*M). No GAP, no FC_out, no sigmoid, no residual.
+`product_spatial` (our literal reading of the printed Eq. (3-3) - (3-5) alone): f_I is reshaped, not pooled:
+FC_I is applied at every pixel (a 1x1 convolution), ReLU, ⊙ t, × C_learn, giving a (B, K*M, h, w) mask encoding
+that the decoder starts from (out_channels = K*M). No GAP, no FC_out, no sigmoid, and no residual: it follows the
+equations as printed and leaves out the residual sentence after Eq. (3-5) (the K*M-channel product has no
+C-channel feature to add back to). Sec. 3.1.3 calls the decoder's input a "mask encoding", a word that fits this
+reading (a per-class map) better than `product`'s recalibrated C-channel feature.
 
 Readings of the paper that are not certain, and the choice made:
 - M is not given; `fusion_dim` = 32 by default, so K*M = 640 for SBD's 20 classes, comparable to C.
-- C_learn is initialised to 1.0, not 0 as in DANet/SAGAN: with 0 the text FCs would get no gradient until
-  C_learn moves away from 0; with 1 the text path learns from the first step.
+- C_learn is initialised to 1.0 (ours: the paper gives no initial value), not 0 as in DANet/SAGAN: with 0 the
+  text FCs would get no gradient until C_learn moves away from 0; with 1 the text path learns from the first step.
 - Table 2 compares the product with two concatenations. We read them as `product_diff`: a = [t ⊙ g, t - g]
   and `concat_diff`: a = [t, g, t - g], each followed by the same FC_out / sigmoid / residual.
   t is the same for every image, so it is broadcast over the batch.
@@ -46,6 +53,8 @@ different texts give the same function; model.make_text_features holds the contr
 
 The fusions from related CLIP papers (cross-attention, pixel-text alignment) are in related/fusion.py.
 References: SENet (Hu et al., CVPR 2018); LSeg (Li et al., ICLR 2022).
+
+Reading order (README "Reading order"): 3 of 12; next: decoder.py (the decoder D).
 """
 import torch
 import torch.nn as nn
@@ -79,6 +88,7 @@ class ChannelFusion(nn.Module):
         self.out_channels = C
 
     def forward(self, f_I, f_T):
+        # >>> assignment fusion
         B, C, h, w = f_I.shape
         t = self.fc_text(f_T).flatten()  # Eq. (3-3): t = FC_T(f_T), (K, M) -> (K*M,)
         t = t.unsqueeze(0).expand(B, -1)  # the same text for every image: (B, K*M)
@@ -91,11 +101,13 @@ class ChannelFusion(nn.Module):
         else:  # concat_diff
             a = torch.cat([t, g, t - g], dim=1)  # Table 2: text, image, difference, (B, 3*K*M)
         s = torch.sigmoid(self.fc_out(a))  # our reading (SE-style): channel weights, (B, C)
-        return f_I + self.scale * (f_I * s.view(B, C, 1, 1))  # × C_learn: Eq. (3-5); residual: ours, (B, C, h, w)
+        return f_I + self.scale * (f_I * s.view(B, C, 1, 1))  # × C_learn: Eq. (3-5); residual: the prose after (3-5)
+        # <<< assignment fusion
 
 
 class SpatialProductFusion(nn.Module):
-    """`product_spatial`, the literal reading of Eq. (3-3) - (3-5): FC_I at every pixel, no pooling."""
+    """`product_spatial`, our literal reading of the printed Eq. (3-3) - (3-5): FC_I at every pixel, no pooling,
+    no residual (the prose's residual is `product`'s)."""
 
     def __init__(self, img_channels, text_dim, num_classes, fusion_dim=32):
         super().__init__()

@@ -1,4 +1,4 @@
-"""Multi-label edge losses for the per-class edge maps P (Sec. 4.1.2's training).
+"""Multi-label edge losses for the per-class edge maps P (our choice: the paper names no loss).
 
 The paper names no loss. We use CASENet's multi-label reweighted loss [Yu et al., CVPR 2017], the one CASENet,
 SEAL and DFF train with: our choice, not the paper's. The file also holds the plain multi-label binary
@@ -24,6 +24,8 @@ usual learning rates. `bce` and `dff` always use the mean, as DFF does.
 
 Beyond the paper (off by default): the alignment terms of related CLIP papers are in related/losses.py;
 EdgeCriterion(extra_terms=related_losses.AlignmentLosses(...)) merges their terms and weights.
+
+Reading order (README "Reading order"): 6 of 12; next: datasets.py (the data).
 """
 import torch
 import torch.nn as nn
@@ -58,6 +60,7 @@ def reweighted_bce(logits, edges, ignore=None, reduction="batch"):
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"losses.py: unknown reduction {reduction!r}; valid: {REDUCTIONS}")
+    # >>> assignment loss
     x, y, valid = _prepare(logits, edges, ignore)
     B, K = x.shape[:2]
     any_edge = (y.amax(dim=1, keepdim=True) > 0).float() * valid  # (B, 1, H, W)
@@ -68,6 +71,7 @@ def reweighted_bce(logits, edges, ignore=None, reduction="batch"):
     if reduction == "batch":
         return loss / B
     return loss / (valid.sum() * K).clamp(min=1)
+    # <<< assignment loss
 
 
 def plain_bce(logits, edges, ignore=None):

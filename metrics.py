@@ -28,6 +28,8 @@ Presets: `sbd` and `sbd-reanno` (SEAL: 5-pixel margin, tolerance 0.02 / 0.0075),
 `sbd-original` is SBD's own benchmark: no margin; threshold, thin, then drop the predictions
 inside the class's GT segment that are farther than the tolerance from its GT edges; images
 without GT edges of the class are skipped for it; AP = interpolated (VOC-style) AP.
+
+Reading order (README "Reading order"): 8 of 12; next: train.py (training).
 """
 import math
 import os
@@ -155,6 +157,7 @@ def evaluate_image(pred, gt, protocol="sbd", seg=None):
 def ods_interpolated(thresholds, R, P):
     """BSDS/SEAL `maxF`: best F on the PR curve with 100 linear steps between neighbouring
     thresholds (strictly better than the first point wins, in scan order)."""
+    # >>> assignment ods
     d = np.linspace(0, 1, 100)[None, :]  # MATLAB linspace(0, 1)
     t = thresholds[1:, None] * d + thresholds[:-1, None] * (1 - d)
     r = R[1:, None] * d + R[:-1, None] * (1 - d)
@@ -164,15 +167,18 @@ def ods_interpolated(thresholds, R, P):
     if f.size == 0 or f[best] <= f_measure(R[0], P[0]):
         return float(thresholds[0]), float(R[0]), float(P[0]), float(f_measure(R[0], P[0]))
     return float(t.ravel()[best]), float(r.ravel()[best]), float(p.ravel()[best]), float(f[best])
+    # <<< assignment ods
 
 
 def area_pr(R, P):
     """BSDS `Area_PR`: precision interpolated on recall 0:0.01:1 (unique recalls, first
     occurrence; zero outside the measured range), summed times 0.01."""
+    # >>> assignment ods
     Ru, first = np.unique(R, return_index=True)
     if Ru.size < 2:
         return 0.0
     return float(np.interp(np.linspace(0, 1, 101), Ru, P[first], left=0.0, right=0.0).sum() * 0.01)
+    # <<< assignment ods
 
 
 def interpolated_ap(R, P):
@@ -242,9 +248,11 @@ class EdgeBenchmark:
     def add_counts(self, counts, evaluated):
         """Accumulate one image's counts (K, 4, n_t) and evaluated (K,) (from evaluate_image)."""
         self.counts += counts
+        # >>> assignment ods
         F = f_measure(*recall_precision(counts))  # (K, n_t)
         best = np.argmax(F, axis=1)  # first maximum, as collect_eval_bdry's find(F == max(F))
         self.ois_counts += counts[np.arange(self.num_classes), :, best]
+        # <<< assignment ods
         self.images_per_class += evaluated
         self.num_images += 1
 

@@ -1,10 +1,10 @@
 """The language-driven semantic edge detector (Sec. 3, Eq. (3-1), (3-2)) and its config.
 
     P = Model(I, T)                     Eq. (3-1): per-class edge maps P from image I and class names T
-    P = D(F(E_I(I), E_T(T)))            Eq. (3-2), as read from Sec. 3.2.1 (see below)
+    P = D(F(E_I(I), E_T(T)))            our reading of Eq. (3-2), from Sec. 3.2.1 (see below)
 
-Eq. (3-2) as printed composes F outside D, but Sec. 3.2.1 places the fusion on the encoder's
-deepest (lowest-resolution) output, so the decoder starts from the fused feature:
+Eq. (3-2) as printed composes F outside D, but Sec. 3.2.1 places the fusion on the
+encoder's deepest (lowest-resolution) output, so in our reading the decoder starts from the fused feature:
 feats = E_I(I); fused = F(feats[-1], f_T); P = D(fused, feats), with f_T = E_T(T) (Sec. 3.1.2).
 
 Symbols, one meaning each in every file of the model (clip_text, encoders, fusion, decoder, losses,
@@ -16,6 +16,9 @@ related/):
     C          image channels (C_i: channels of encoder level i, c_i its feature)
     C_learn    the learnable scalar C of Eq. (3-5) (the paper's C; renamed, C is the channels)
     M          per-class text width inside the fusion (fusion_dim)
+The paper's own symbols (Sec. 3.2.1) map to these: its N (number of labels) is our K, its M (length of a text
+feature) our D, its M′ (the compressed text width) our M = fusion_dim, its B x C x H x W image feature our
+(B, C, h, w) f_I.
     N_ctx      CoOp's learned context tokens
     H x W      image size                   h x w  feature size;  N = h*w pixels
     T_n        number of prompt templates   n_t    number of thresholds
@@ -43,6 +46,8 @@ Beyond the paper (off by default), built from the files in related/: `fusion` cr
 pixel_text_alignment (related/fusion.py), `prompt_mode` select / learned (related/prompts.py: a template
 per class chosen by train.py, or CoOp's learned context, which makes f_T trainable and recomputed every
 training step), `t2p_head` / `embed_head` (the heads of related/losses.py's terms).
+
+Reading order (README "Reading order"): 5 of 12; next: losses.py (the loss).
 """
 from dataclasses import dataclass, field
 
@@ -65,7 +70,8 @@ FUSIONS = PAPER_FUSIONS + related_fusion.FUSIONS
 
 @dataclass
 class ModelConfig:
-    backbone: str = "resnet101"  # encoders.BACKBONES
+    backbone: str = "resnet101"  # encoders.BACKBONES; ours: a mid-size default for building models in code (the
+    # paper's best is efficientnet_b7, Table 3, which train.py uses for sbd / cityscapes)
     fusion: str = "product"  # FUSIONS: fusion.py's (the paper) + related/fusion.py's
     decoder: str = "refine"  # refine (the paper) | casenet (baseline)
     num_classes: int = 20  # K
@@ -219,7 +225,7 @@ class EdgeModel(nn.Module):
         if self.prompt_learner is not None:  # beyond the paper (off by default): CoOp's learned context
             f_T = self.learned_prompt_features(f_T)
         fused = self.fusion(f_I, f_T)  # F(E_I(I), f_T), Sec. 3.2.1: (B, C_out, h, w)
-        logits, side_logits = self.decoder(fused, feats)  # Eq. (3-2): P = D(...), (B, K, H', W')
+        logits, side_logits = self.decoder(fused, feats)  # our reading of Eq. (3-2): P = D(F(..)), (B, K, H', W')
         out = {
             "logits": logits[:, :, :H, :W],  # (B, K, H, W)
             "side_logits": [s[:, :, :H, :W] for s in side_logits],  # list of (B, K, H, W)

@@ -21,6 +21,8 @@ photos of ordinary size whole: tiles are averaged where they overlap, and their 
 The classes are those the model was trained with: their CLIP text features were computed once when the model
 was built and are stored in it. A new class name needs a new training run; this is not an open-vocabulary
 model like LSeg.
+
+Reading order (README "Reading order"): 11 of 12; next: prepare.py (data preparation).
 """
 import argparse
 import glob

@@ -14,6 +14,8 @@ error naming the mask; images and masks paired by file name without extension; s
 training labels). `stats` prints the edge-pixel share per class (paper Sec. 4.2.4: 3.2% of the pixels against 30.5%
 for segmentation); `show` draws a prepared label (.bin or .png) in colour with a legend (plots.label_picture).
 Re-runs and kills: edgedata/converters.py's docstring (prepare.json, --overwrite, temporary files).
+
+Reading order (README "Reading order"): 12 of 12; the last of the top level.
 """
 import argparse
 import functools
@@ -209,6 +211,9 @@ def show_label(root, name, out=None, what="label", edge_type="inst"):
         path = safe_join(root, rows[0][1].lstrip("/"), f)
     else:
         path = os.path.join(root, "gt_eval", f"{what}_{edge_type}", name + ".png")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} not found: the evaluation GT ({what}) is written for the images of the "
+                                    f"val and test lists only, and {name!r} is not one of them; use --what label")
     if path.endswith(".bin"):
         H, W = image.shape[:2]
     else:

@@ -16,6 +16,8 @@ split (SEAL's protocol). Checkpoints hold only tensors and plain types (`torch.l
     python train.py --dataset synthetic                 # CPU demo, minutes, no downloads
     python train.py --dataset sbd --data-root data/sbd  # the paper's main job, one GPU
     torchrun --nproc_per_node 4 train.py --dataset sbd  # DistributedDataParallel
+
+Reading order (README "Reading order"): 9 of 12; next: evaluate.py (evaluation).
 """
 import argparse
 import json
@@ -44,8 +46,8 @@ from util import plots
 from util.checkpoint import export_model, read_checkpoint, save_checkpoint
 from util.inference import WINDOWS, amp_dtype, amp_name, pick_device
 from util.reproducibility import (adopt_checkpoint_flags, configure_backends, explicit_flags, format_record,
-                                  init_distributed, log_json, mark_superseded, restore_run, rng_state, run_environment,
-                                  seed_everything, seeded_loader)
+                                  format_settings, init_distributed, log_json, mark_superseded, restore_run, rng_state,
+                                  run_environment, seed_everything, seeded_loader)
 
 # Defaults of the flags whose default is None. PAPER: only what the paper prints (Sec. 4.1.2: crops, epochs, lr, scaling
 # 0.5-1.5 for SBD, ImageNet init; Table 3's best backbone; CLIP ViT-B/32, Sec. 3.1.2; all training images, Sec. 4.1.1;
@@ -133,7 +135,7 @@ def get_args_parser():
     p.add_argument("--contrast-temperature", type=float, default=0.07, help="temperature of the contrastive loss")
     p.add_argument("--loss-reduction", default="batch", choices=["batch", "mean"],
                    help="reweighted loss: sum over pixels / batch size (CASENet) or the mean (losses.py); with "
-                        "'mean' the weight decay dominates the gradient (README: weight decay)")
+                        "'mean' the weight decay dominates the gradient (docs/training.md)")
     # * Optimizer
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw"],
                    help="adam (the paper: L2 decay added to the gradient) or adamw (decoupled decay)")
@@ -313,16 +315,14 @@ def model_config(args, class_names):
 
 def build_model(args, cfg, ckpt, device, is_main):
     """The model on `device`: from the checkpoint's text features on --resume, else f_T = E_T(T) computed once
-    (Sec. 3.1.2). WARNINGs for settings whose numbers are not comparable with the paper's or that do nothing."""
+    (Sec. 3.1.2). WARNINGs for settings whose numbers are not comparable with the paper's or that do nothing (the
+    one for random CLIP weights is clip_text.random_text_encoder's, printed where they are made)."""
     warnings = [
         (args.prompts == "select" and args.contrast_weight == 0, "--prompts select compares templates with pixel "
          "embeddings that only loss_contrast trains; with --contrast-weight 0 the choice rests on an untrained "
          "projection. Add --contrast-weight 0.1."),
         (not args.pretrained, "the image encoder starts from RANDOM weights (no ImageNet pre-training): numbers "
          "from this run are not comparable with the paper."),
-        (args.clip_weights == "random" and args.text_features == "clip", "the CLIP text encoder has RANDOM weights "
-         "(--clip-weights random): the class-name features carry no language; numbers from this run are not "
-         "comparable with the paper."),
         (args.prompts == "learned" and args.fusion == "none" and args.t2p_weight == 0 and args.contrast_weight == 0,
          "--prompts learned with --fusion none and no alignment loss: nothing reads the text, so the context "
          "vectors are frozen (they would get no gradient).")]
@@ -345,7 +345,7 @@ def build_model(args, cfg, ckpt, device, is_main):
                          f"BatchNorm normalises each channel with the statistics of the batch, which one image gives "
                          f"badly (and a 1x1 feature map not at all: 'Expected more than 1 value per channel'). Use "
                          f"--batch-size 2 or more (lower --crop to fit the memory).")
-    if warnings[3][0]:  # the unused context: also keeps it out of DDP, which raises on a parameter with no gradient
+    if warnings[2][0]:  # the unused context: also keeps it out of DDP, which raises on a parameter with no gradient
         model.prompt_learner.requires_grad_(False)
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
@@ -362,6 +362,7 @@ def configure(args, local_rank, is_main):
         if differ and is_main:
             print(f"WARNING: --resume {args.resume} with other training hyper-parameters: {'; '.join(differ)}. The "
                   f"run continues with them, so it will not repeat the uninterrupted run.", flush=True)
+    given = {k for k in DATASET_DEFAULTS[args.dataset] if getattr(args, k) is not None}  # flags or the checkpoint
     fill_defaults(args)
     device = (pick_device(args.device) if args.device else
               torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"))  # torchrun: this rank's GPU
@@ -372,7 +373,9 @@ def configure(args, local_rank, is_main):
     log_path = os.path.join(args.out, "log.jsonl")  # appended to: a "start" line opens every run
     if is_main:
         os.makedirs(args.out, exist_ok=True)
-        print(f"train.py: dataset {args.dataset}, defaults {DATASET_DEFAULTS[args.dataset]}")
+        paper = PAPER if args.dataset != "synthetic" else {}  # the synthetic demo's settings are all ours
+        print(f"train.py: dataset {args.dataset}; settings of this run: "
+              f"{format_settings(args, DATASET_DEFAULTS[args.dataset], paper, given)}")
         print("args: " + json.dumps(vars(args), sort_keys=True))
         print(f"device {device}, amp {args.amp}, seed {args.seed} (+rank), backends {backends}")
         if ckpt is not None:  # the steps after the checkpoint run again: mark the earlier records of them

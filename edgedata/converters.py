@@ -3,6 +3,10 @@
 Paper Sec. 4.1.1: the labels were made with SEAL's MATLAB scripts (`demoPreproc.m`, `demoGenGT.m`, `seg2edge.m`);
 this is the same rule in Python (labels.edge_bits), scipy only to read SBD's .mat files. Run through prepare.py
 (`python prepare.py sbd|cityscapes ...`); the layout and the splits are in datasets.py's docstring.
+Cityscapes category edges follow SEAL's two passes exactly (cityscapes_edges: candidates from the instance ids, then
+the class masks with no ignore list); the official-train images are also written as their 512x512 training tiles
+(datasets.py, "Cityscapes tiles"); an image that is not 2048x1024 is named in a WARNING, and official-train images
+of different sizes are refused (their tiles cannot be one list).
 
 Bookkeeping shared with prepare.py's `masks` command, beyond the paper: the options are recorded in
 `<dst>/prepare.json` (`begin` / `finish`); a re-run with the same options resumes (finished files are kept, the
@@ -22,8 +26,9 @@ from PIL import Image
 
 from edgedata.classes import (CITYSCAPES_CLASSES, CITYSCAPES_IGNORE_LABELS, CITYSCAPES_LABEL_TO_TRAIN, SBD_CLASSES,
                               image_name)
-from edgedata.labels import (DATA_HELP, IGNORE_BIT, edge_bits, pack_edges, resize_nearest, thin_edges, unpack_edges,
-                             write_label)
+from edgedata.labels import (DATA_HELP, IGNORE_BIT, class_bits, disc_offsets, edge_bits, pack_edges, resize_nearest,
+                             thin_edges, unpack_edges, write_label)
+from edgedata.transforms import TILE, tile_boxes, tile_file
 from util.files import atomic_write, read_list, remove_stale_tmp, safe_join, write_list
 
 RECORD = "prepare.json"
@@ -73,7 +78,7 @@ def finish(dst, options, splits):
 
 def clear(dst):
     """Delete what a prepare run writes in dst (labels, evaluation GT, lists, classes.txt, the image links)."""
-    for d in ("label_cls", "label_inst", "gt_eval"):
+    for d in ("label_cls", "label_inst", "gt_eval", "tiles"):
         shutil.rmtree(os.path.join(dst, d), ignore_errors=True)
     for f in os.listdir(dst):
         p = os.path.join(dst, f)
@@ -272,12 +277,40 @@ for _label_id, _train_id in CITYSCAPES_LABEL_TO_TRAIN.items():
     CITYSCAPES_LUT[_label_id] = _train_id + 1
 
 
-def cityscapes_bits(label_ids, inst_ids, edge_type, radius):
-    """Cityscapes labelIds / instanceIds (H, W) -> packed edges (19 train ids), labelIds 2 and 3 ignored."""
+CITYSCAPES_SIZE = (2048, 1024)  # (width, height) of every Cityscapes image: 8 training tiles of 512x512
+HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # not Cityscapes' 8-bit RGB images
+
+
+def near(mask, radius):
+    """bool (H, W): the pixels p with a `mask` pixel q at 0 < |p - q| <= radius (q inside the image)."""
+    H, W = mask.shape
+    out = np.zeros((H, W), bool)
+    for dy, dx in zip(*disc_offsets(radius)):
+        dy, dx = int(dy), int(dx)
+        if (dy, dx) == (0, 0) or abs(dy) >= H or abs(dx) >= W:
+            continue
+        q = mask[max(0, dy):H + min(0, dy), max(0, dx):W + min(0, dx)]  # q = p + (dy, dx), both inside
+        out[max(0, -dy):H - max(0, dy), max(0, -dx):W - max(0, dx)] |= q
+    return out
+
+
+def cityscapes_edges(label_ids, inst_ids, radius):
+    """Cityscapes labelIds / instanceIds (H, W) -> {"inst": packed edges, "cls": packed edges} (19 train ids),
+    labelIds 2 and 3 ignored, as SEAL's demoPreproc.m / demoGenGT.m make them.
+
+    SEAL first finds candidates, `seg2edge(instIdMap, r, [2 3]', 'regular')`: pixels with a pixel of another
+    instance id within r, pairs with an ignored pixel dropped. Then, per class k, `seg2edge_fast(map, candidates,
+    r, [], 'regular')` keeps the candidates that have a pixel of another value of k's map within r, with NO ignore
+    list: the instance ids inside k ("inst", identical to edge_bits on the instance ids) or k's binary mask ("cls").
+    So a pixel of k that is a candidate (another instance of k within r) and has an ignored pixel within r is a
+    category edge of k even when no valid non-k pixel is near: edge_bits, which drops every pair with an ignored
+    pixel, misses exactly these pixels, and they are added here."""
     classes = CITYSCAPES_LUT[np.clip(label_ids, 0, 255)]  # (H, W): 0 = no class, k = train id k-1
     ignore = np.isin(label_ids, CITYSCAPES_IGNORE_LABELS)
-    regions = inst_ids if edge_type == "inst" else classes
-    return edge_bits(regions, classes, ignore, radius)
+    inst = edge_bits(inst_ids, classes, ignore, radius)
+    candidate_own = inst & class_bits(classes)  # the pixel's own class bit where it is a SEAL candidate
+    cls = edge_bits(classes, classes, ignore, radius)
+    return {"inst": inst, "cls": cls | np.where(near(ignore, radius), candidate_own, np.uint32(0))}
 
 
 def read_index_png(path):
@@ -294,28 +327,88 @@ def read_index_png(path):
         raise ValueError(f"{path}: cannot decode ({e}); the file is truncated or not an image") from e
 
 
-def prepare_cityscapes_image(job, src, dst, ext, eval_names, radius):
+def image_header(path):
+    """((width, height), mode) of an image from its header, with an error naming the file."""
+    try:
+        with Image.open(path) as im:
+            return im.size, im.mode
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"{path}: cannot read the image ({e}); the file is truncated or not an image") from e
+
+
+def check_cityscapes_sizes(images, headers, tiled):
+    """A WARNING naming every image that is not 2048x1024 (its tiles are not Cityscapes' 8); a ValueError where
+    the tiling cannot hold: official-train images (`tiled`) of different sizes (a dataset cuts every image into the
+    tiles of its first one) or a 16-bit image (a tile would not decode like the crop of the image)."""
+    odd = []
+    for name, path in images.items():
+        (W, H), mode = headers[name]
+        if mode in HIGH_DEPTH_MODES:
+            raise ValueError(f"{path}: mode {mode}; Cityscapes leftImg8bit images are 8-bit RGB PNGs")
+        if (W, H) != CITYSCAPES_SIZE:
+            odd.append(name)
+    for name in odd[:10]:
+        (W, H), _ = headers[name]
+        print(f"WARNING: {images[name]} is {W}x{H}, not Cityscapes' 2048x1024" + (
+            f": training cuts it into {len(tile_boxes(H, W, TILE))} tile(s) of {TILE}x{TILE} (a 2048x1024 image "
+            f"gives 8)" if name in tiled else ""), flush=True)
+    if len(odd) > 10:
+        print(f"WARNING: {len(odd) - 10} more images are not 2048x1024", flush=True)
+    sizes = {}
+    for name in (n for n in images if n in tiled):  # in list order: the first image names the tiles
+        sizes.setdefault(headers[name][0], name)
+    if len(sizes) > 1:
+        (a, na), (b, nb) = list(sizes.items())[:2]
+        raise ValueError(f"{images[na]} is {a[0]}x{a[1]} but {images[nb]} is {b[0]}x{b[1]}: the training splits "
+                         f"cut every image into the {TILE}x{TILE} tiles of their first image, which cannot hold for "
+                         f"images of different sizes; give every official-train image one size (Cityscapes: "
+                         f"2048x1024) or leave the others out of --src")
+
+
+def prepare_cityscapes_image(job, src, dst, ext, eval_names, tiled, headers, radius):
+    """One Cityscapes image: radius-r labels (cls, inst); for val and test the half-resolution evaluation GT; for
+    the official-train images (`tiled`) the 512x512 training tiles of the image and its labels (tile_file)."""
     source_split, city, name = job
     outs, gts = output_paths(dst, name, ext, eval_gt=name in eval_names)
     gts.pop("seg", None)  # no sbd-original protocol on Cityscapes
-    if all(os.path.exists(p) for p in [*outs.values(), *gts.values()]):
+    image_rel = os.path.join("leftImg8bit", source_split, city, name + "_leftImg8bit.png")
+    (W, H), _ = headers[name]
+    boxes = tile_boxes(H, W, TILE) if name in tiled else []
+    sources = [*outs.items(), ("image", os.path.join(dst, image_rel))]  # the image through the dst/leftImg8bit link
+    tiles = {t: [tile_file(dst, p, b) for b in boxes] for t, p in sources}
+    if all(os.path.exists(p) for p in [*outs.values(), *gts.values(), *(p for t in tiles.values() for p in t)]):
         return
     base = os.path.join(src, "gtFine", source_split, city, name + "_gtFine_")
     label_ids, inst_ids = read_index_png(base + "labelIds.png"), read_index_png(base + "instanceIds.png")
+    if label_ids.shape != (H, W) or inst_ids.shape != (H, W):
+        raise ValueError(f"{base}labelIds.png is {label_ids.shape[1]}x{label_ids.shape[0]}, instanceIds.png "
+                         f"{inst_ids.shape[1]}x{inst_ids.shape[0]}, their image {os.path.join(src, image_rel)} "
+                         f"{W}x{H}: the label maps must have their image's size")
     K = len(CITYSCAPES_CLASSES)
+    bits = cityscapes_edges(label_ids, inst_ids, radius)
+    if gts:  # half resolution (SEAL's demoGenGT.m): raw = radius-r edges halved; thin = halved, radius 1, thinned
+        h, w = H // 2, W // 2
+        half = cityscapes_edges(resize_nearest(label_ids, h, w), resize_nearest(inst_ids, h, w), radius=1)
     for t in outs:
-        bits = cityscapes_bits(label_ids, inst_ids, t, radius)
-        write_label(outs[t], bits)
-        if gts:  # half resolution (SEAL's demoGenGT.m): raw = radius-r edges halved; thin = halved, radius 1, thinned
-            h, w = label_ids.shape[0] // 2, label_ids.shape[1] // 2
-            write_label(gts["raw", t], resize_nearest(bits, h, w) & ~IGNORE_BIT)
-            half = cityscapes_bits(resize_nearest(label_ids, h, w), resize_nearest(inst_ids, h, w), t, radius=1)
-            write_label(gts["thin", t], pack_edges(thin_edges(unpack_edges(half, K)[0])))
+        write_label(outs[t], bits[t])
+        if gts:
+            write_label(gts["raw", t], resize_nearest(bits[t], h, w) & ~IGNORE_BIT)
+            write_label(gts["thin", t], pack_edges(thin_edges(unpack_edges(half[t], K)[0])))
+        for (y0, x0, y1, x1), path in zip(boxes, tiles[t]):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            write_label(path, bits[t][y0:y1, x0:x1])
+    if boxes:  # the stored pixels in the file's own mode: a tile decodes exactly like the crop of the whole image
+        with Image.open(os.path.join(src, image_rel)) as im:
+            im.load()
+            for (y0, x0, y1, x1), path in zip(boxes, tiles["image"]):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                atomic_write(path, functools.partial(im.crop((x0, y0, x1, y1)).save, format="PNG", compress_level=1))
 
 
 def prepare_cityscapes(src, dst, fmt="png", workers=0, val_cities=("zurich",), radius=2, overwrite=False):
     """Cityscapes leftImg8bit + gtFine -> train (official train minus `val_cities`), val (`val_cities`, whole
-    cities so that frames of one sequence never straddle the split), trainval (2975), test (official val, 500)."""
+    cities so that frames of one sequence never straddle the split), trainval (2975), test (official val, 500).
+    The held-out city (zurich by default) is ours: the paper trains on the 2975 images and names no validation."""
     for need in ("leftImg8bit", "gtFine"):
         if not os.path.isdir(os.path.join(src, need)):
             raise FileNotFoundError(f"{os.path.join(src, need)} missing: --src must hold leftImg8bit/ and gtFine/ "
@@ -331,6 +424,11 @@ def prepare_cityscapes(src, dst, fmt="png", workers=0, val_cities=("zurich",), r
     if not val_cities or set(val_cities) - set(cities):
         raise ValueError(f"--val-cities {','.join(val_cities)}: not all are cities of the Cityscapes train split "
                          f"({', '.join(cities)})")
+    images = {n: os.path.join(src, "leftImg8bit", s, c, f"{n}_leftImg8bit.png")
+              for s, c, n in jobs["train"] + jobs["val"]}
+    headers = {n: image_header(p) for n, p in images.items()}
+    tiled = {n for _, _, n in jobs["train"]}  # train and trainval are tiled (datasets.CityscapesEdges)
+    check_cityscapes_sizes(images, headers, tiled)
     options = {"command": "cityscapes", "src": os.path.abspath(src), "format": fmt, "radius": float(radius),
                "val_cities": val_cities}
     begin(dst, options, overwrite)
@@ -339,8 +437,8 @@ def prepare_cityscapes(src, dst, fmt="png", workers=0, val_cities=("zurich",), r
     held_out = [j for j in jobs["train"] if j[1] in val_cities]
     eval_names = {n for _, _, n in held_out + jobs["val"]}  # evaluation GT for val and test
     ext = "." + fmt
-    fn = functools.partial(prepare_cityscapes_image, src=src, dst=dst, ext=ext, eval_names=eval_names,
-                           radius=radius)
+    fn = functools.partial(prepare_cityscapes_image, src=src, dst=dst, ext=ext, eval_names=eval_names, tiled=tiled,
+                           headers=headers, radius=radius)
     run_all(fn, jobs["train"] + jobs["val"], workers, "prepare cityscapes")
     where = {n: f"leftImg8bit/{s}/{c}/{n}_leftImg8bit.png" for s, c, n in jobs["train"] + jobs["val"]}
     splits = {"train": [n for _, c, n in jobs["train"] if c not in val_cities], "val": [n for _, _, n in held_out],

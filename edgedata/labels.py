@@ -60,6 +60,7 @@ def edge_bits(regions, classes, ignore=None, radius=2):
     A differing pair (p, q) makes p (and q) an edge of both their classes: in k's map p and q differ exactly when
     they are different instances of k or one of them is k and the other is not.
     """
+    # >>> assignment seal_edges
     H, W = regions.shape
     valid = np.ones((H, W), bool) if ignore is None else ~ignore
     bits = class_bits(classes)
@@ -75,6 +76,7 @@ def edge_bits(regions, classes, ignore=None, radius=2):
         out[p] |= pair
         out[q] |= pair
     return out
+    # <<< assignment seal_edges
 
 
 def mask_to_edges(labels, num_classes, radius=2, ignore_labels=(255,), instances=None):

@@ -1,12 +1,15 @@
-"""Training augmentation and tiling: random scale, pad, crop (Sec. 4.1.2), flip (ours); tiles, sliding window, samples.
+"""Training augmentation and tiling: random scale, pad, crop, flip (Sec. 4.1.2); tiles, sliding window, samples.
 
 Paper Sec. 4.1.2: random scaling (0.5 to 1.5) and 512x512 crops for SBD; Cityscapes images are cut into 512x512
 tiles. The paper states the scale augmentation for SBD only, so the Cityscapes default here is no rescaling
-(`scale=None`); our reading, and train.py's `--scale-range` sets it for either dataset. Random horizontal flips
-are our choice: the paper names no flips (a common edge-detection augmentation; `flip=False` turns them off).
+(`scale=None`); our reading, and train.py's `--scale-range` sets it for either dataset. Random flips are the
+paper's (Sec. 4.1.2: "both datasets use data augmentation, including random flips"); that they are horizontal with
+p = 0.5 is our reading (the paper says neither; `flip=False` turns them off).
 Follows torchvision `references/segmentation/transforms.py` (pad with the ignore label, then crop), on packed
 labels (edgedata/labels.py): one uint32 map moves instead of K planes.
 """
+import os
+
 import numpy as np
 import torch
 from PIL import Image
@@ -15,7 +18,8 @@ from edgedata.labels import IGNORE_BIT, resize_nearest, unpack_edges
 
 
 class TrainTransform:
-    """Sec. 4.1.2: random scale, pad to the crop (padding = ignore), random crop; then a random horizontal flip (ours).
+    """Sec. 4.1.2: random scale, pad to the crop (padding = ignore), random crop, random flip (horizontal, p = 0.5:
+    our reading).
 
     Works on (image uint8 (H, W, 3), packed labels uint32 (H, W)); labels are resized with nearest neighbour on the
     same pixel grid as the bilinear image. Every random draw (scale, crop position, flip) comes from `generator`,
@@ -68,6 +72,19 @@ def tile_boxes(height, width, tile=512, stride=None):
         return [0] if n <= tile else list(range(0, n - tile, stride)) + [n - tile]
 
     return [(y, x, min(y + tile, height), min(x + tile, width)) for y in starts(height) for x in starts(width)]
+
+
+TILE = 512  # Sec. 4.1.2: Cityscapes training images are cut into 512x512 tiles (8 of a 2048x1024 image)
+
+
+def tile_file(root, path, box):
+    """Where prepare.py keeps the pixels of `box` (y0, x0, y1, x1) of the file `path` (an image or a packed label
+    under `root`): <root>/tiles/<path relative to root, without extension>_<y0>_<x0>_<y1>_<x1><extension>.
+    A tile holds exactly the pixels of the crop (lossless png / .bin), so reading it equals decoding the whole file
+    and cropping: the training loader decodes 512x512 pixels per sample instead of the whole 2048x1024 image."""
+    stem, ext = os.path.splitext(os.path.relpath(path, root))
+    y0, x0, y1, x1 = box
+    return os.path.join(root, "tiles", f"{stem}_{y0}_{x0}_{y1}_{x1}{ext}")
 
 
 @torch.no_grad()

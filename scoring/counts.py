@@ -19,11 +19,15 @@ def thresholds_for(n):
 
 def recall_precision(counts):
     """counts (..., 4, n_t) -> recall, precision (..., n_t) (BSDS: x / (n + (n == 0)))."""
+    # >>> assignment ods
     c = np.asarray(counts, dtype=np.float64)
     sum_r, sum_p = c[..., SUM_R, :], c[..., SUM_P, :]
     return c[..., CNT_R, :] / (sum_r + (sum_r == 0)), c[..., CNT_P, :] / (sum_p + (sum_p == 0))
+    # <<< assignment ods
 
 
 def f_measure(recall, precision):
     """F = 2PR / (P + R), 0 where P + R = 0."""
+    # >>> assignment ods
     return 2 * precision * recall / (precision + recall + ((precision + recall) == 0))
+    # <<< assignment ods

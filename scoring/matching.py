@@ -35,6 +35,7 @@ from scoring.thinning import run_starts, unique_sorted
 def max_matching_reference(pred, gt, radius):
     """The definition: size of a maximum one-to-one matching between the edge pixels of the
     2-D bool maps `pred` and `gt`, pairing only pixels at distance <= radius (Kuhn, O(V E))."""
+    # >>> assignment matching
     P, G = np.argwhere(pred), np.argwhere(gt)
     near = [[j for j, g in enumerate(G) if ((p - g) ** 2).sum() <= radius * radius] for p in P]
     mate = [-1] * len(G)  # mate[j]: the predicted pixel paired with GT pixel j
@@ -49,6 +50,7 @@ def max_matching_reference(pred, gt, radius):
         return False
 
     return sum(augment(i, [False] * len(G)) for i in range(len(P)))
+    # <<< assignment matching
 
 
 def _edges_of(indptr, rows):

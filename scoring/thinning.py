@@ -14,8 +14,10 @@ the same algorithm; no code is copied from either.
   only the pixels whose neighbourhood changed.
 - `thin_thresholds(p, thresholds, do_thin)`: the pixel lists of thin(p >= t) for every threshold t
   of one class map, all thinned in one `thin_flat` call (the maps are nested); metrics.py uses it.
-- `THIN_LUTS`: the two deletion tables, indexed by the 8-neighbour code.
+- `thin_luts()`: the two deletion tables (`_thin_lut`), indexed by the 8-neighbour code.
 """
+import functools
+
 import numpy as np
 
 NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))  # x1..x8 as (dy, dx)
@@ -24,6 +26,7 @@ NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 
 def _thin_lut(second):
     """Deletion table of Lam-Lee-Suen's subiteration 1 (G1, G2, G3) or 2 (G1, G2, G3').
     Bit i-1 of the index is neighbour x_i: x1 = E, x2 = NE, x3 = N, ... x8 = SE."""
+    # >>> assignment thinning
     lut = np.zeros(256, dtype=bool)
     for code in range(256):
         x = [(code >> i) & 1 for i in range(8)] + [code & 1]  # x[0..7] = x1..x8, x[8] = x9 = x1
@@ -36,9 +39,14 @@ def _thin_lut(second):
             g3 = ((x[1] | x[2] | (1 - x[7])) & x[0]) == 0  # G3: (x2 | x3 | ~x8) & x1 = 0
         lut[code] = x_h == 1 and 2 <= min(n1, n2) <= 3 and g3
     return lut
+    # <<< assignment thinning
 
 
-THIN_LUTS = (_thin_lut(False), _thin_lut(True))
+@functools.cache
+def thin_luts():
+    """The two deletion tables (subiteration 1, subiteration 2), built on first use, not at import, so that the
+    module imports where `_thin_lut` is left to write (the course kit: course/, docs/course.md)."""
+    return _thin_lut(False), _thin_lut(True)
 
 
 def run_starts(x):
@@ -70,7 +78,7 @@ def thin_flat(img, width, fg=None):
         code = np.zeros(cand.size, dtype=np.uint8)
         for bit in range(8):
             code |= img[cand + nbr[bit]] << bit
-        dead = cand[THIN_LUTS[sub][code]]
+        dead = cand[thin_luts()[sub][code]]
         img[dead] = 0  # simultaneous deletion within a subiteration
         dirty[sub] = cand[:0]
         if dead.size:

@@ -86,3 +86,25 @@ def test_unknown_decoder_lists_the_choices():
     with pytest.raises(ValueError, match="casenet") as e:
         decoder.build_decoder("unet", (1,) * 5, (2, 4, 8, 16, 32), 1, 1)
     assert "refine" in str(e.value)
+
+
+@pytest.mark.parametrize("strides", [(2, 4, 8, 16, 32), (2, 4, 8, 8, 8)])
+def test_refine_side_logits_are_the_side_convs_upsampled_bilinearly_without_align_corners(strides):
+    """Deep supervision: side i = bilinear upsampling (align_corners=False, as the CASENet head and F.interpolate's
+    default) of the 1x1 side conv on level i's mask encoding, to H x W."""
+    torch.manual_seed(0)
+    channels, K, H, W = (8, 12, 16, 20, 24), 3, 64, 96
+    dec = decoder.build_decoder("refine", channels, strides, 5, K, deep_supervision=True).eval()
+    seen = []
+    for side in dec.side:
+        side.register_forward_hook(lambda mod, inp, out: seen.append(out))
+    feats = fake_features(channels, strides, H=H, W=W)
+    with torch.no_grad():
+        _, sides = dec(torch.randn(2, 5, H // strides[4], W // strides[4]), feats)
+    assert len(seen) == len(sides) == 5
+    assert [s.shape[-1] for s in seen] == [W // s for s in strides[::-1]]  # levels 5 .. 1
+    for low, side in zip(seen, sides):
+        expected = F.interpolate(low, size=(H, W), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(side, expected)
+        corners = F.interpolate(low, size=(H, W), mode="bilinear", align_corners=True)
+        assert not torch.allclose(side, corners, atol=1e-3)  # the test tells the two conventions apart

@@ -171,8 +171,8 @@ def test_sbd_original_scores_the_category_gt(tmp_path, monkeypatch, capsys):
 
 
 def test_sbd_original_on_cityscapes_is_one_clear_error(tmp_path):
-    """Cityscapes has no GT class maps (edgedata/converters.py writes none): `sbd-original` stops with one line that does
-    not send the user to a prepare command that would not write them."""
+    """Cityscapes has no GT class maps (edgedata/converters.py writes none): `sbd-original` stops with one line that
+    does not send the user to a prepare command that would not write them."""
     (tmp_path / "cs").mkdir()
     (tmp_path / "cs" / "test_cls.txt").write_text("leftImg8bit/val/x/a_leftImg8bit.png gtFine/a.png\n")
     folder_checkpoint(tmp_path / "last.pt", tmp_path / "cs", datasets.CITYSCAPES_CLASSES, dataset="cityscapes")
@@ -270,3 +270,14 @@ def test_sbd_release_prepared_and_evaluated_with_both_sbd_presets(tmp_path):
         assert len(results["classes"]) == 20 and results["mean_ODS"] == pytest.approx(summary["mean_ODS"])
         for k in (1, 20):
             assert (tmp_path / preset / "pred" / f"class_{k:03d}" / f"{names[3]}.png").is_file()
+
+
+def test_data_root_with_the_synthetic_dataset_is_an_error(ckpt, tmp_path):
+    """The synthetic set is generated in memory: a --data-root beside it (from the checkpoint or --dataset synthetic)
+    would be ignored without a word, so evaluate.py stops with one line naming the folder, before any inference."""
+    (tmp_path / "data").mkdir()
+    for extra in ([], ["--dataset", "synthetic"]):  # --limit 1: code that ignores the folder finishes quickly
+        with pytest.raises(ValueError, match=r"--data-root \S*data is given, but the dataset is the synthetic") as e:
+            run(ckpt, tmp_path / "eval", "--data-root", str(tmp_path / "data"), "--limit", "1", *extra)
+        assert "\n" not in str(e.value) and "leave out --data-root" in str(e.value)
+    assert not (tmp_path / "eval").exists()  # stopped before writing anything

@@ -123,3 +123,28 @@ def test_any_text_can_compute_what_any_other_text_computes(name):
         fuse_B.fc_text.weight.copy_((torch.linalg.pinv(B) @ target).T)  # (M, D)
         torch.testing.assert_close(fuse_B.fc_text(B), fuse_A.fc_text(A))
         torch.testing.assert_close(fuse_B(f_I, B), fuse_A(f_I, A), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["product_diff", "concat_diff"])
+def test_table_2_combinations_by_hand(name):
+    """Table 2's rows in our reading: product_diff a = [t ⊙ g, t - g], concat_diff a = [t, g, t - g], each followed
+    by the same FC_out / sigmoid / residual as `product`."""
+    fu, f_I, f_T = hand_made(name)
+    Wt, bt = fu.fc_text.weight, fu.fc_text.bias
+    Wi, bi = fu.fc_image.weight, fu.fc_image.bias
+    Wo, bo = fu.fc_out.weight, fu.fc_out.bias
+    with torch.no_grad():
+        t = (f_T @ Wt.T + bt).flatten().expand(2, -1)  # Eq. (3-3), the same text for both images: (B, K*M)
+        pre = f_I.mean(dim=(2, 3)) @ Wi.T + bi  # FC_I(GAP(f_I)), (B, K*M)
+        assert (pre < 0).any() and (pre > 0).any()
+        g = pre.clamp(min=0)  # Eq. (3-4)
+        parts = {"product_diff": [t * g, t - g], "concat_diff": [t, g, t - g]}[name]
+        a = torch.cat(parts, dim=1)  # (B, n_parts*K*M)
+        assert Wo.shape == (6, a.shape[1])  # FC_out reads every part
+        s = torch.sigmoid(a @ Wo.T + bo)  # (B, C)
+        expected = f_I + 0.7 * f_I * s[:, :, None, None]
+        out = fu(f_I, f_T)
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+        # each part matters: dropping the difference (its FC_out columns zeroed) changes the output
+        Wo[:, -a.shape[1] // len(parts):] = 0
+        assert not torch.allclose(fu(f_I, f_T), out, atol=1e-4)

@@ -12,8 +12,8 @@ import re
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_LINES = 500
 # the top level: the components the project was specified with, the model, and the user commands
-TOP_LEVEL = ("clip_text", "encoders", "fusion", "decoder", "model", "losses", "metrics", "datasets",
-             "train", "evaluate", "predict", "prepare")
+TOP_LEVEL = ("clip_text", "encoders", "fusion", "decoder", "model", "losses", "datasets", "metrics",
+             "train", "evaluate", "predict", "prepare")  # in the reading order (README "Reading order")
 FOLDERS = ("related", "scoring", "edgedata", "util")  # the code folders, each named for its role
 OTHER_ENTRIES = {"README.md", "requirements.txt", "requirements-dev.txt", "pytest.ini", "tests", "bench", "docs",
                  "course", "assets"}
@@ -107,6 +107,19 @@ def test_top_level_holds_the_paper_and_the_commands():
     for d in FOLDERS:
         with open(os.path.join(ROOT, d, "__init__.py")) as f:
             assert ast.get_docstring(ast.parse(f.read())), f"{d}/__init__.py must say what the folder holds"
+
+
+def test_top_level_docstrings_give_the_reading_order():
+    for i, m in enumerate(TOP_LEVEL):
+        with open(path_of(m)) as f:
+            doc = ast.get_docstring(ast.parse(f.read()))
+        match = re.search(r"Reading order \(README \"Reading order\"\): (\d+) of (\d+); (next: (\w+)\.py)?", doc)
+        assert match, f"{m}.py: its docstring does not say where it stands in the reading order"
+        assert (int(match.group(1)), int(match.group(2))) == (i + 1, len(TOP_LEVEL)), f"{m}.py: {match.group(0)}"
+        assert match.group(4) == (TOP_LEVEL[i + 1] if i + 1 < len(TOP_LEVEL) else None), f"{m}.py: {match.group(0)}"
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    assert "Reading order" in readme, "README.md: no 'Reading order' section"
 
 
 def test_imports_run_one_way_top_to_folders():

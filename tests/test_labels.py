@@ -159,3 +159,29 @@ def test_write_label_is_atomic_and_leaves_nothing_on_error(tmp_path, monkeypatch
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["x.png"]  # no temporary file, and the old label is still whole
     assert (L.read_label(path, 2, 3) == 1).all()
+
+
+@pytest.mark.parametrize("ext", [None, ".bin", ".png"])
+def test_pack_unpack_31_classes_keeps_the_ignore_bit_apart(tmp_path, ext):
+    """K = 31 uses every bit: classes 25-31 share the top byte with the ignore bit 31 (the png's alpha). Every
+    class is set somewhere (alone, and at random), the ignore bit independently of them; pixel (0, 0) has classes
+    25-31 and no ignore, pixel (0, 1) ignore and no class. Unpacked, each class plane and the ignore map come back."""
+    rng = np.random.default_rng(31)
+    K, H, W = 31, 6, 40
+    edges = (rng.random((K, H, W)) < 0.3).astype(np.uint8)
+    edges[:, 1, :K] = np.eye(K, dtype=np.uint8)  # pixel (1, k): class k + 1 alone
+    edges[:, 0, 0] = np.arange(K) >= 24  # classes 25-31 only
+    edges[:, 0, 1] = 0
+    ignore = rng.random((H, W)) < 0.3
+    ignore[0, :2] = [False, True]
+    ignore[1, :K] = np.arange(K) % 2 == 0  # the lone classes with and without ignore
+    bits = L.pack_edges(edges, ignore)
+    assert bits[0, 0] == sum(1 << k for k in range(24, 31)) and bits[0, 1] == L.IGNORE_BIT
+    if ext is not None:  # through a label file: .bin, or RGBA .png with bits 24-31 in alpha
+        path = str(tmp_path / f"k31{ext}")
+        L.write_label(path, bits)
+        bits = L.read_label(path, H, W, num_classes=K)
+    e2, i2 = L.unpack_edges(bits, K)
+    np.testing.assert_array_equal(i2, ignore)
+    np.testing.assert_array_equal(e2, edges)
+    assert e2.reshape(K, -1).any(axis=1).all()  # every class bit set somewhere

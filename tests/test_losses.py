@@ -116,3 +116,61 @@ def test_stable_under_autocast_and_extreme_logits():
         h = torch.randn(2, 3, 8, 8).half().requires_grad_(True)  # fp16 logits in, fp32 loss out
         EdgeCriterion(name)({"logits": h}, edges)["loss_edge"].backward()
         assert torch.isfinite(h.grad).all()
+
+
+def test_mean_reduction_divides_by_the_valid_entries_only():
+    logits, edges = torch.zeros(1, 2, 2, 2), one_edge()
+    ignore = torch.zeros(1, 2, 2, dtype=torch.bool)
+    ignore[0, 1, 1] = True  # as in test_reweighted_ignore: the sum is 7/3 log 2 over 3 valid pixels x K = 2
+    assert reweighted_bce(logits, edges, ignore, reduction="mean").item() == pytest.approx(7 / 3 * LOG2 / 6)
+    assert reweighted_bce(logits, edges, ignore, reduction="batch").item() == pytest.approx(7 / 3 * LOG2)
+
+
+def test_dff_counts_positives_and_negatives_on_valid_pixels_only():
+    edges = torch.zeros(1, 1, 2, 2)
+    edges[0, 0, 0, 0] = 1
+    ignore = torch.zeros(1, 2, 2, dtype=torch.bool)
+    ignore[0, 1, 1] = True  # a non-edge pixel ignored: 1 positive, 2 negatives -> positive weight 2
+    assert dff_bce(torch.zeros(1, 1, 2, 2), edges, ignore).item() == pytest.approx((2 + 2) * LOG2 / 3)
+    x = torch.randn(1, 1, 2, 2, requires_grad=True)
+    dff_bce(x, edges, ignore).backward()
+    assert x.grad[0, 0, 1, 1] == 0 and (x.grad[0, 0].flatten()[:3] != 0).all()
+
+
+def two_different_images():
+    """Two images with different edge fractions and ignore masks, random logits: a per-image weight and a
+    batch-wide weight give different losses."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 4, 4)
+    edges = torch.zeros(2, 3, 4, 4)
+    edges[0, 0, 0, 0] = 1  # image 0: one edge pixel of 16
+    edges[1, 1, :2] = 1  # image 1: the first two rows in class 1,
+    edges[1, 2, :, 0] = 1  # the first column in class 2: 10 edge pixels of 16
+    ignore = torch.zeros(2, 4, 4, dtype=torch.bool)
+    ignore[0, 3] = True  # image 0: 12 valid pixels; image 1: 16
+    return logits, edges, ignore
+
+
+@pytest.mark.parametrize("loss", ["reweighted-batch", "reweighted-mean", "dff"])
+def test_a_batch_is_its_images_combined_as_documented(loss):
+    """Class balance is per image: the batch loss is the per-image losses' mean ("batch": the sum over images / B)
+    or their mean weighted by valid entries (K * valid pixels; "mean", and dff)."""
+    fn = {"reweighted-batch": lambda *a: reweighted_bce(*a, reduction="batch"),
+          "reweighted-mean": lambda *a: reweighted_bce(*a, reduction="mean"), "dff": dff_bce}[loss]
+    logits, edges, ignore = two_different_images()
+    per_image = torch.stack([fn(logits[i:i + 1], edges[i:i + 1], ignore[i:i + 1]) for i in range(2)])
+    n_valid = 3 * (~ignore).sum(dim=(1, 2)).float()  # K * valid pixels per image: 36, 48
+    if loss == "reweighted-batch":
+        expected = per_image.mean()
+    else:
+        expected = (per_image * n_valid).sum() / n_valid.sum()
+    torch.testing.assert_close(fn(logits, edges, ignore), expected)
+
+
+def test_reweighted_beta_per_image_by_hand():
+    logits, edges, ignore = two_different_images()
+    valid = (~ignore).float().unsqueeze(1)  # (B, 1, H, W)
+    beta = torch.tensor([1 - 1 / 12, 1 - 10 / 16]).view(2, 1, 1, 1)  # non-edge fraction of each image's valid pixels
+    p = torch.sigmoid(logits)
+    by_hand = -(valid * (beta * edges * p.log() + (1 - beta) * (1 - edges) * (1 - p).log())).sum() / 2
+    torch.testing.assert_close(reweighted_bce(logits, edges, ignore), by_hand)

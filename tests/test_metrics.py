@@ -200,3 +200,26 @@ def test_format_table_plain_and_markdown():
     assert plain.splitlines()[1].split() == ["metric", "thing", "mean"]
     assert plain.splitlines()[2].split() == ["ODS", ods, ods] and str(bench) == plain
     assert md.splitlines()[2] == "| metric | thing | mean |" and md.splitlines()[4] == f"| ODS | {ods} | {ods} |"
+
+
+def test_ois_takes_each_class_its_own_best_threshold_per_image():
+    """OIS: per image AND per class the first threshold of best F (collect_eval_bdry runs per class). Two images,
+    K = 2 classes, 3 thresholds, counts (rows CNT_R, SUM_R, CNT_P, SUM_P) whose best thresholds differ by class:
+      image 1, class a: R = 1, .5, .25;  P = .8, .5, .25  -> F best at t0: (4, 4, 4, 5)
+               class b: R = 1/3, 2/3, 1; P = .1, 1/3, 1   -> F best at t2: (3, 3, 3, 3)
+      image 2, class a: R = 1/3, 1, 2/3; P = 1/6, 1, .5   -> F best at t1: (3, 3, 3, 3)
+               class b: R = 1, .5, 0;    P = 1, .25, 0    -> F best at t0: (2, 2, 2, 2)
+    OIS a: R = 7/7, P = 7/8 -> F = 14/15; OIS b: R = P = 1 -> F = 1. One threshold per image shared by the classes
+    (best summed F: t2 in image 1, t1 in image 2) would give a: (4, 7, 4, 7), b: (4, 5, 4, 7) instead."""
+    image1 = np.array([[[4, 2, 1], [4, 4, 4], [4, 2, 1], [5, 4, 4]],
+                       [[1, 2, 3], [3, 3, 3], [1, 2, 3], [10, 6, 3]]])
+    image2 = np.array([[[1, 3, 2], [3, 3, 3], [1, 3, 2], [6, 3, 4]],
+                       [[2, 1, 0], [2, 2, 2], [2, 1, 0], [2, 4, 0]]])
+    bench = EdgeBenchmark(2, Protocol("t", nthresh=3), class_names=["a", "b"])
+    for counts in (image1, image2):
+        bench.add_counts(counts, np.ones(2, bool))
+    assert bench.ois_counts.tolist() == [[7, 7, 7, 8], [5, 5, 5, 5]]
+    result = bench.compute()
+    assert result["classes"]["a"]["OIS"] == pytest.approx(14 / 15)
+    assert result["classes"]["b"]["OIS"] == pytest.approx(1.0)
+    assert result["mean_OIS"] == pytest.approx((14 / 15 + 1) / 2)

@@ -8,6 +8,8 @@ from dataclasses import asdict
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision.models as tvm
+import torchvision.transforms.functional as TF
 
 import model as M
 
@@ -141,12 +143,15 @@ def test_count_parameters():
     assert "text_features" not in counts  # a buffer; only the `learned` control makes it a parameter
 
 
-def test_old_decoder_layout_gets_a_clear_message():
+def test_renamed_decoder_keys_get_a_message_naming_them():
+    """Weights with other key names (here a decoder level renamed) are refused with the missing and unexpected keys
+    named; no translation of unreleased layouts."""
     model = tiny_model()
     state = model.state_dict()
     old = {k.replace("decoder.levels.0.", "decoder.smooth_mask.0.") if k.startswith("decoder.levels.0.smooth_mask")
-           else k: v for k, v in state.items()}  # a key as the old decoder named it
-    with pytest.raises(ValueError, match="old decoder layout.*Retrain"):
+           else k: v for k, v in state.items()}  # a key as another decoder layout names it
+    with pytest.raises(ValueError, match=r"another model: \d+ missing keys \(e.g. \['decoder.levels.0.smooth_mask"
+                                         r".*unexpected \(e.g. \['decoder.smooth_mask.0.smooth_mask"):
         M.load_model(asdict(model.cfg), old)
     M.load_model(asdict(model.cfg), state)  # the current layout loads
 
@@ -158,3 +163,50 @@ def test_model_docstring_holds_one_symbol_table():
     table = {line.split()[0]: line for line in doc.splitlines() if line.startswith("    ") and line.split()}
     assert "attention" not in table["E"] and "attn_dim" in table["A"]  # one meaning each: E CLIP's, A attention
     assert "Eq. (3-1)" in doc and "P = Model(I, T)" in doc
+
+
+def test_normalisation_is_torchvision_imagenet_mean_and_std_in_rgb_order():
+    """The reference is torchvision's published ImageNet preset (RGB order), not the model's own buffers."""
+    preset = tvm.ResNet50_Weights.IMAGENET1K_V1.transforms()
+    assert preset.mean == [0.485, 0.456, 0.406] and preset.std == [0.229, 0.224, 0.225]  # R, G, B
+    model = tiny_model().eval()
+    seen = {}
+    model.encoder.register_forward_hook(lambda mod, inp, out: seen.update(x=inp[0]))
+    images = torch.rand(1, 3, 64, 64)
+    images[0, :, 0, 0] = torch.tensor(preset.mean)  # the mean colour normalises to 0
+    images[0, :, 0, 1] = torch.tensor([1.0, 0.0, 0.0])  # pure red
+    with torch.no_grad():
+        model(images)
+    torch.testing.assert_close(seen["x"], TF.normalize(images, preset.mean, preset.std))
+    torch.testing.assert_close(seen["x"][0, :, 0, 0], torch.zeros(3), atol=1e-6, rtol=0)
+    red = torch.tensor([(1 - 0.485) / 0.229, -0.456 / 0.224, -0.406 / 0.225])  # by hand
+    torch.testing.assert_close(seen["x"][0, :, 0, 1], red)
+
+
+def test_output_stride_16_model_pads_to_16_and_crops_back():
+    torch.manual_seed(0)
+    cfg = M.ModelConfig(backbone="resnet50", output_stride=16, pretrained=False, num_classes=K)
+    model = M.build_model(cfg, text_features=torch.randn(K, D)).eval()
+    assert model.encoder.strides == (2, 4, 8, 16, 16) and model.size_divisor == 16
+    images = torch.rand(1, 3, 50, 40)
+    with torch.no_grad():
+        out = model(images)
+        padded = F.pad(images, (0, 8, 0, 14), mode="replicate")  # 64 x 48, multiples of 16
+        by_hand = model(padded)["logits"][:, :, :50, :40]
+    assert tuple(out["logits"].shape) == (1, K, 50, 40) and tuple(out["image_features"].shape) == (1, 2048, 4, 3)
+    torch.testing.assert_close(out["logits"], by_hand, rtol=1e-4, atol=1e-5)
+
+
+def test_load_model_names_a_missing_key():
+    model = tiny_model()
+    state = model.state_dict()
+    for key in ("decoder.classifier.weight", "encoder.stages.0.0.1.running_var"):  # a parameter, a buffer
+        partial = {k: v for k, v in state.items() if k != key}
+        with pytest.raises(ValueError, match="1 missing keys") as e:
+            M.load_model(asdict(model.cfg), partial)
+        assert key in str(e.value)
+    no_text = {k: v for k, v in state.items() if k != "text_features"}
+    with pytest.raises(ValueError, match="text_features"):
+        M.load_model(asdict(model.cfg), no_text)
+    rebuilt = M.load_model(asdict(model.cfg), state)  # the full state dict loads, every tensor as saved
+    assert all(torch.equal(v, rebuilt.state_dict()[k]) for k, v in state.items())

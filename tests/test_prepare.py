@@ -1,5 +1,5 @@
-"""Tests for prepare.py and edgedata/converters.py: SBD, Cityscapes and your own masks into the SEAL layout; re-runs, kills,
-bad annotations; stats and show. Every input is written by the tests themselves."""
+"""Tests for prepare.py and edgedata/converters.py: SBD, Cityscapes and your own masks into the SEAL layout;
+re-runs, kills, bad annotations; stats and show. Every input is written by the tests themselves."""
 import json
 import os
 import re
@@ -122,10 +122,11 @@ def test_prepare_cityscapes(tmp_path, capsys):
         assert ds.eval_gt(0, "thin").sum() < ds.eval_gt(0, "raw").sum()
     with pytest.raises(ValueError, match="--val-cities paris.*aachen, zurich"):
         prepare.prepare_cityscapes(str(tmp_path / "cs"), str(tmp_path / "other"), val_cities=["paris"])
-    # a folder prepared by the older code (train + val lists only): 'test' reads val with a WARNING
+    # a folder without a test list is refused with the list's path and the command that writes it (no fallback to
+    # reading val as test: val is the held-out city, test the official val)
     os.remove(os.path.join(dst, "test_inst.txt"))
-    assert D.make_dataset("cityscapes", dst, "test").names == ["zurich_000000_000019"]
-    assert "WARNING" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match=r"test_inst\.txt.*prepare\.py cityscapes"):
+        D.make_dataset("cityscapes", dst, "test")
 
 
 
@@ -426,6 +427,9 @@ def test_show_renders_a_prepared_label(tmp_path, capsys):
         assert f"picture written to {out}" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no image named 'nope'"):
         prepare.main(["show", "--data-root", dst, "--name", "nope"])
+    train_name = D.make_dataset("folder", dst, "train").names[0]  # no evaluation GT for training images
+    with pytest.raises(SystemExit, match=r"show: error: .*thin_inst.* val and test lists only.*--what label$"):
+        prepare.main(["show", "--data-root", dst, "--name", train_name, "--what", "thin"])
 
 
 def test_sbd_names_with_spaces_round_trip(tmp_path):

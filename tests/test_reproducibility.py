@@ -151,3 +151,40 @@ def test_deterministic_switch_and_backends_on_cpu():
     finally:
         torch.use_deterministic_algorithms(before)
     assert R.configure_backends(torch.device("cpu"))["deterministic"] is False
+
+
+def test_format_settings_names_the_source_of_every_setting():
+    """train.py's first line: the effective values after the flags, each marked flag / resumed / paper / ours."""
+    import train
+    from util.reproducibility import format_settings
+    args = train.parse_args(["--dataset", "sbd", "--batch-size", "4", "--epochs", "200"])
+    args.lr = 3e-4  # as --resume adopts a checkpoint's value: set before the defaults, but not on the command line
+    given = {k for k in train.DATASET_DEFAULTS["sbd"] if getattr(args, k) is not None}
+    train.fill_defaults(args)
+    line = format_settings(args, train.DATASET_DEFAULTS["sbd"], train.PAPER, given)
+    assert "batch_size 4 (flag)" in line and "epochs 200 (flag)" in line  # explicit, even where it equals the paper
+    assert "lr 0.0003 (resumed)" in line
+    assert "backbone efficientnet_b7 (paper)" in line and "crop 512 (paper)" in line
+    assert "eval_every 5 (ours)" in line and "data_root data/sbd (ours)" in line
+    assert "(ours)" not in format_settings(args, {"crop": 0}, train.PAPER, set())  # crop 512 is the paper's
+    demo = train.fill_defaults(train.parse_args(["--dataset", "synthetic"]))
+    assert "(paper)" not in format_settings(demo, train.DATASET_DEFAULTS["synthetic"], {}, set())
+
+
+def test_restore_run_brings_back_an_enabled_grad_scaler(tmp_path):
+    """--amp fp16: train.py builds torch.amp.GradScaler(device.type, enabled=True) and checkpoints its state_dict;
+    restore_run must put the saved scale (1024, after back-offs from the 65536 start) and growth tracker back,
+    through a weights_only checkpoint, else the resumed run restarts at 65536 and skips steps to back off again.
+    The CPU scaler is the one train.py builds on a CPU; it is enabled there (CUDA's is disabled without a GPU)."""
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.Adam(model.parameters())
+    saved = torch.amp.GradScaler("cpu", enabled=True, init_scale=1024.0, growth_interval=100)
+    saved.load_state_dict({**saved.state_dict(), "_growth_tracker": 37})
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": saved.state_dict(),
+                "rng": [R.rng_state()], "epoch": 2, "step": 20, "best_score": 0.5}, tmp_path / "last.pt")
+    scaler = torch.amp.GradScaler("cpu", enabled=True, growth_interval=100)
+    assert scaler.is_enabled() and scaler.get_scale() == 65536.0  # the fresh scaler of a resumed run
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert R.restore_run(ckpt, model, optimizer, scaler, None, rank=0) == (2, 20, 0.5)
+    assert scaler.is_enabled() and scaler.get_scale() == 1024.0
+    assert scaler.state_dict() == saved.state_dict()  # scale, growth tracker, factors, interval

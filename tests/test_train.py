@@ -432,3 +432,60 @@ def test_ddp_resume_continues_exactly(tmp_path):
     assert len(a) == 4 and b == a
     ckpt = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
     assert len(ckpt["rng"]) == 2 and not torch.equal(ckpt["rng"][0]["torch"], ckpt["rng"][1]["torch"])
+
+
+def train_capturing_optimizer(out, *extra):
+    """train.main(train_args(out, *extra)), keeping what the first train_one_epoch call received: the optimizer,
+    the scaler (and its state then), the run's total steps and the steps per epoch."""
+    seen, original = {}, train.train_one_epoch
+
+    def capture(model, criterion, loader, optimizer, scaler, run):
+        if not seen:
+            seen.update(optimizer=optimizer, scaler=scaler, scaler_state=scaler.state_dict(),
+                        total_steps=run.total_steps, steps_per_epoch=len(loader))
+        return original(model, criterion, loader, optimizer, scaler, run)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train, "train_one_epoch", capture)
+        train.main(train_args(out, *extra))
+    return seen
+
+
+@pytest.mark.parametrize("name, decay", [("adam", 0.3), ("adamw", 0.02)])
+def test_poly_schedule_and_optimizer_follow_the_flags(tmp_path, name, decay):
+    """--schedule poly: the lr logged at step s (1-based) is lr0 * (1 - (s - 1) / total) ** 0.9 with total =
+    epochs x steps per epoch (2 x 3 here): the first step has lr0, none has 0. --optimizer picks the class (Adam:
+    L2 decay in the gradient; AdamW: decoupled) and --weight-decay reaches every param group (Adam's default 0
+    and AdamW's 0.01 are not the values asked for)."""
+    seen = train_capturing_optimizer(tmp_path, "--schedule", "poly", "--epochs", "2", "--train-limit", "24",
+                                     "--val-limit", "4", "--optimizer", name, "--weight-decay", str(decay))
+    lr0, total = 1e-3, 2 * 3  # the synthetic dataset's default lr; 24 images / batch 8 = 3 steps per epoch
+    logged = [(r["step"], r["lr"]) for r in read_log(tmp_path) if r["type"] == "train"]
+    assert [s for s, _ in logged] == list(range(1, total + 1))
+    for step, lr in logged:
+        assert lr == pytest.approx(lr0 * (1 - (step - 1) / total) ** 0.9, rel=1e-12), step
+    assert seen["steps_per_epoch"] == 3 and seen["total_steps"] == total
+    optimizer = seen["optimizer"]
+    assert type(optimizer) is {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
+    groups = optimizer.param_groups
+    assert groups and all(g["weight_decay"] == decay for g in groups)
+    assert all(g.get("decoupled_weight_decay", name == "adamw") == (name == "adamw") for g in groups)
+    assert all(g["lr"] == pytest.approx(logged[-1][1]) for g in groups)  # the lr of the last step
+    saved = torch.load(tmp_path / "last.pt", weights_only=True)["optimizer"]["param_groups"]
+    assert all(g["weight_decay"] == decay for g in saved)
+
+
+def test_resume_restores_the_fp16_loss_scale(tmp_path):
+    """--amp fp16 (a CPU autocast here, with the enabled CPU GradScaler that train.py builds there): the checkpoint
+    holds the scaler's state and --resume puts it back, so the resumed run steps at the saved loss scale (1024,
+    written into the checkpoint) and growth tracker, not at a fresh scaler's 65536."""
+    common = ("--amp", "fp16", "--crop", "32", "--train-limit", "16", "--val-limit", "2")
+    train.main(train_args(tmp_path / "part", *common, "--epochs", "1"))
+    ckpt = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
+    assert ckpt["args"]["amp"] == "fp16" and {"scale", "_growth_tracker"} <= set(ckpt["scaler"])
+    ckpt["scaler"].update(scale=1024.0, _growth_tracker=1)
+    torch.save(ckpt, tmp_path / "resume.pt")
+    seen = train_capturing_optimizer(tmp_path / "resumed", *common, "--epochs", "2", "--resume",
+                                     str(tmp_path / "resume.pt"))
+    assert seen["scaler"].is_enabled()
+    assert seen["scaler_state"]["scale"] == 1024.0 and seen["scaler_state"]["_growth_tracker"] == 1

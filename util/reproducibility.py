@@ -20,6 +20,7 @@ DistributedSampler's (seed, epoch) shuffle; the per-sample generator follows PyT
 - `run_environment()`: python / torch / torchvision / numpy versions and the git commit (None outside git).
 - `restore_run`: a checkpoint's weights, optimizer, scaler, RNG states back in place.
 - `explicit_flags`, `adopt_checkpoint_flags`: --resume takes the flags not given from the checkpoint.
+- `format_settings`: train.py's first line, every setting of the run with its source (flag, resumed, paper, ours).
 - `log_json`, `format_record`, `mark_superseded`: the run's log.jsonl; on resume the records of the interrupted
   run past the resumed step are marked superseded.
 """
@@ -223,6 +224,21 @@ def log_json(path, record):
     """Append one record to the run's log.jsonl."""
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
+
+
+def format_settings(args, defaults, paper, given):
+    """The run's effective value of every flag in `defaults` and where it came from: the command line (`flag`),
+    the checkpoint on --resume (`resumed`), or the default, which is the paper's (`paper`: equal to `paper`'s value)
+    or ours. `given`: the flags that were set before the defaults were filled in."""
+    explicit = getattr(args, "explicit", None)  # None: args not from train.parse_args, every given value is a flag
+
+    def source(key):
+        if key in (given if explicit is None else explicit):
+            return "flag"
+        if key in given:
+            return "resumed"
+        return "paper" if key in paper and paper[key] == getattr(args, key) else "ours"
+    return ", ".join(f"{key} {getattr(args, key)} ({source(key)})" for key in defaults)
 
 
 def format_record(record):
