@@ -122,7 +122,7 @@ def main(argv=None):
     except ValueError as e:
         sys.exit(f"course/student_copy.py: {e}")
     print(f"student copy at {os.path.realpath(args.out)}: assignments {', '.join(names)}; "
-          f"{len(removed)} regions removed: {' '.join(removed)}")
+          f"{len(removed)} region{'s' if len(removed) != 1 else ''} removed: {' '.join(removed)}")
     print(f"grade it with: python course/grade.py NAME --repo {os.path.realpath(args.out)}")
 
 

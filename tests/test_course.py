@@ -43,8 +43,15 @@ def missing_file(name):
 
 
 def variants_of(name):
+    """The kit's variants of `name` and, prefixed `outside_`, the solutions written outside the kit
+    (course/variants/outside/NAME.py)."""
     path = os.path.join(COURSE, "variants", f"{name}.py")
-    return read_module(path, f"course_variants_{name}").VARIANTS if os.path.isfile(path) else {}
+    found = read_module(path, f"course_variants_{name}").VARIANTS if os.path.isfile(path) else {}
+    outside = os.path.join(COURSE, "variants", "outside", f"{name}.py")
+    if found and os.path.isfile(outside):
+        found = {**found, **{f"outside_{k}": {"why": "written outside the kit: " + k.replace("_", " "), **v}
+                             for k, v in read_module(outside, f"course_outside_{name}").VARIANTS.items()}}
+    return found
 
 
 READY = [name for name in ASSIGNMENTS if missing_file(name) is None]
