@@ -19,10 +19,9 @@ Prepared folder layout (T = "inst" (instance-sensitive, SEAL's default) or "cls"
 Splits: SBD train 7498 / val 1000 (held out of SBD train) / trainval 8498 / test 2857 (SBD val).
 Cityscapes train / val = a held-out part of the official train set (whole cities, default zurich) / trainval
 2975 / test = the official val 500, on which the paper reports: the checkpoint is never selected on the images it
-is scored on. A Cityscapes folder prepared by an older version has no test list; 'test' then reads val_T.txt with
-a WARNING (there val was the official val).
+is scored on. A Cityscapes folder prepared by an older version has no test list: prepare it again (--overwrite).
 
-List files (files.read_list): a leading "/" is SEAL's way of writing "relative to the data root" and is read so;
+List files (util.files.read_list): a leading "/" is SEAL's way of writing "relative to the data root" and is read so;
 an entry that leaves the root (`..`) is refused; a one-column list gives images without labels (edges all 0).
 
 Every dataset returns {"image": float (3, H, W) in [0, 1] (not normalised), "edges": uint8 (K, H, W) 0/1,
@@ -116,7 +115,7 @@ def image_size(path):
 class SEALListDataset(Dataset):
     """Images and packed labels listed in a SEAL-style list file; the base of SBDEdges, CityscapesEdges and
     FolderEdges. `eval_gt(index, mode)` reads gt_eval/<mode>_<edge_type>/<name>.png; `metric_preset` names the
-    metrics.py preset. Labels with class bits beyond K are refused, naming the file (labels.read_label)."""
+    metrics.py preset. Labels with class bits beyond K are refused, naming the file (edgedata.labels.read_label)."""
     class_names, metric_preset, eval_scale, prepare_command = [], "sbd", 1.0, "sbd"
 
     def __init__(self, root, split, transform=None, edge_type="inst", list_file=None, tile=None):
@@ -167,8 +166,8 @@ class SEALListDataset(Dataset):
         return np.zeros((H, W), np.uint32) if label_path is None else read_label(label_path, H, W, self.num_classes)
 
     def load_tile(self, i, box):
-        """Tile `box` (y0, x0, y1, x1) of image i from the files prepare.py wrote (transforms.tile_file), or None
-        where they are missing (then the caller crops the decoded image: the same pixels)."""
+        """Tile `box` (y0, x0, y1, x1) of image i from the files prepare.py wrote (edgedata.transforms.tile_file),
+        or None where they are missing (then the caller crops the decoded image: the same pixels)."""
         image_path, label_path = self.items[i]
         if not self.tiles or label_path is None:
             return None
@@ -292,7 +291,7 @@ def make_dataset(name, root, split, transform=None, edge_type="inst"):
     if root is None or not os.path.isdir(root):
         raise FileNotFoundError(
             f"data root '{root}' for --dataset {name} does not exist. Download and prepare the data as the "
-            f"README's 'Data' section says (python prepare.py {command} --dst {root or 'DIR'}), then pass "
+            f"docs/data.md says (python prepare.py {command} --dst {root or 'DIR'}), then pass "
             f"--data-root.")
     if name == "folder":
         return FolderEdges(root, split, transform=transform, edge_type=edge_type)

@@ -3,7 +3,7 @@
 1. Rebuild the model from the checkpoint alone (model.model_from_checkpoint): `model_config` and the state
    dict, which holds the CLIP text features as a buffer, so the CLIP checkpoint is not needed here (nanoGPT's
    sample.py does the same). last.pt, best.pt, a shared model.pt or `https://...#sha256=HEX` all work.
-2. Whole-image inference (inference.predict). SBD: the model pads to a multiple of 32 and crops back.
+2. Whole-image inference (util.inference.predict). SBD: the model pads to a multiple of 32 and crops back.
    Cityscapes: a 512x512 sliding window stitched back.
 3. Per-class prediction PNGs in the SEAL layout, `class_%03d/<name>.png` (class 1 = 001), 8-bit probabilities,
    readable by SEAL's MATLAB benchmark and by `python metrics.py --pred`.

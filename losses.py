@@ -23,7 +23,7 @@ of valid entries (B*K*valid pixels) instead, a scale that suits Adam and the
 usual learning rates. `bce` and `dff` always use the mean, as DFF does.
 
 Beyond the paper (off by default): the alignment terms of related CLIP papers are in related/losses.py;
-EdgeCriterion(extra_terms=related_losses.AlignmentLosses(...)) merges their terms and weights.
+EdgeCriterion(extra_terms=related.losses.AlignmentLosses(...)) merges their terms and weights.
 
 Reading order (README "Reading order"): 6 of 12; next: datasets.py (the data).
 """
@@ -106,7 +106,7 @@ class EdgeCriterion(nn.Module):
       A side output with one channel (CASENet's class-agnostic sides 1-3) is
       supervised with the class-agnostic edge map (a pixel is an edge if any class is on).
     extra_terms: beyond the paper (off by default): a module with `weight_dict` whose forward(outputs, edges,
-      ignore) returns more named terms (related_losses.AlignmentLosses); its terms follow the paper's and its
+      ignore) returns more named terms (related.losses.AlignmentLosses); its terms follow the paper's and its
       weights join `weight_dict`.
     """
 

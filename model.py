@@ -103,7 +103,9 @@ class ModelConfig:
 #   onehot    the K one-hot vectors e_k, padded with zeros to D (K <= D): no language, no CLIP needed
 #   learned   a trainable (K, D) parameter initialised randomly (unit-norm Gaussian rows, fixed seed): no CLIP
 # Every kind is stored under the same state-dict key `text_features`, so load_model rebuilds any of them without
-# CLIP. If the controls match `clip` in mean ODS, the gain is the block's, not the language's.
+# CLIP. f_T is a constant that FC_T (Eq. (3-3)) can map to anything: the text changes the initialisation, not what
+# the fusion can express (fusion.py). If the controls match `clip` in mean ODS, the gain is the block's, not the
+# language's.
 
 TEXT_FEATURES = ("clip", "shuffled", "random", "onehot", "learned")
 CONTROL_SEED = 0  # the fixed seed of `random` and `learned` (their own generator: the global RNG is not touched)

@@ -7,14 +7,14 @@ Per input image it writes
 - `pictures/<name>.png`: the image beside its edges coloured by class (util/plots.py's colours, those of evaluate.py's
   picture), with a legend;
 - with `--thin`: `thin/class_%03d/<name>.png`, the edges of `p >= --threshold` thinned to one pixel
-  (thinning.thin, MATLAB's bwmorph thin, as the benchmark thins), 0 or 255.
+  (scoring.thinning.thin, MATLAB's bwmorph thin, as the benchmark thins), 0 or 255.
 
 Inputs: image files, folders (their image files, not recursing) and glob patterns. Any image Pillow reads: JPEG,
 PNG, BMP, TIFF, WebP, GIF (first frame); grayscale, palette and RGBA (alpha dropped) become RGB; 16-bit and
 32-bit images are stretched linearly from their own minimum..maximum to 0..255 (a 12-bit camera image in a
 16-bit file would look black if divided by 65535); EXIF orientation is applied, so pictures and PNGs are upright.
 Images are read by datasets.read_image, the reader of training and evaluation (there without the EXIF rotation).
-An image whose longer side exceeds `--window` runs through the sliding window (transforms.sliding_window), a
+An image whose longer side exceeds `--window` runs through the sliding window (edgedata.transforms.sliding_window), a
 smaller one whole (the model pads it to a multiple of 32, as in evaluation). The default window, 1024, keeps
 photos of ordinary size whole: tiles are averaged where they overlap, and their borders can leave faint seams.
 

@@ -7,11 +7,11 @@ parser and `train_one_epoch` follow DETR's main.py / engine.py, DDP torchvision'
 Seeding, RNG states, seeded augmentation and the resume rules live in util/reproducibility.py.
 
 The paper's settings (Sec. 4.1.2) are the defaults for sbd / cityscapes: Adam (its L2 decay; `--optimizer adamw`
-decouples it), learning rate 1e-4, weight decay 5e-4, all training images (`--train-split trainval`), random
-scaling 0.5-1.5 for SBD. Our choices: batch size 8, a constant learning rate, CASENet's reweighted loss, bf16 on
-CUDA, horizontal flips, no rescaling of Cityscapes tiles. With trainval the validation images are training images:
-no best.pt (the validation only monitors), evaluate last.pt; `--train-split train` selects best.pt on the held-out
-split (SEAL's protocol). Checkpoints hold only tensors and plain types (`torch.load(weights_only=True)` reads them).
+decouples it), lr 1e-4, weight decay 5e-4, 200 epochs, 512 x 512 crops, all training images (trainval), random
+scaling 0.5-1.5 for SBD, random flips. Ours: batch 8, a constant lr, CASENet's reweighted loss, bf16 on CUDA,
+horizontal flips with p = 0.5, unscaled Cityscapes tiles, a Cityscapes epoch = all 8 tiles of every image. With
+trainval the validation only monitors (no best.pt; evaluate last.pt); `--train-split train` selects best.pt on
+the held-out split (SEAL's protocol). Checkpoints hold only tensors and plain types (torch.load(weights_only=True)).
 
     python train.py --dataset synthetic                 # CPU demo, minutes, no downloads
     python train.py --dataset sbd --data-root data/sbd  # the paper's main job, one GPU
@@ -111,11 +111,11 @@ def get_args_parser():
     p.add_argument("--clip-weights", default=None,
                    help="CLIP text encoder: 'ViT-B/32' (download), a path to ViT-B-32.pt, or 'random' (no language)")
     p.add_argument("--prompts", default="name",
-                   help="class-name prompts: a template set of related_prompts.PROMPT_TEMPLATES (name = the paper's "
+                   help="class-name prompts: a template set of related/prompts.py (name = the paper's "
                         "bare name; photo, ensemble, context); beyond the paper (off by default): select (a template "
                         "per class chosen from --prompt-set, CA-CL) or learned (CoOp context vectors)")
     p.add_argument("--prompt-set", default="context",
-                   help="--prompts select: the templates to choose from (a key of related_prompts.PROMPT_TEMPLATES)")
+                   help="--prompts select: the templates to choose from (a template set of related/prompts.py)")
     p.add_argument("--select-every", type=int, default=100, help="--prompts select: re-choose templates every N steps")
     p.add_argument("--prompt-context", type=int, default=4, help="--prompts learned: number of context tokens")
     p.add_argument("--attn-dim", type=int, default=256,

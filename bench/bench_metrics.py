@@ -9,7 +9,7 @@ PNGs evaluate.py writes. Protocol: preset "sbd" (99 thresholds, thin mode,
 max_dist 0.02, 5-px margin). Prints core-seconds per image (one process, so
 wall = core time), the projection for the 2857-image SBD test set on 1 and 16
 cores, where the time goes (thinning vs matching), and the gap between the
-fast approximation (validation.ApproxEdgeF) and the exact ODS on the same data.
+fast approximation (scoring.validation.ApproxEdgeF) and the exact ODS on the same data.
 
     python bench/bench_metrics.py [--images 20] [--check]
 
@@ -103,7 +103,7 @@ def independent_counts(pred, gt, protocol):
 
 def timed_counts(pred, gt, protocol, timings):
     """metrics.evaluate_image's loop (no skipped classes in the sbd preset), timed around its two steps:
-    threshold + thin (thinning.thin_thresholds) and matching (matching.count_thresholds)."""
+    threshold + thin (scoring.thinning.thin_thresholds) and matching (scoring.matching.count_thresholds)."""
     pred, gt, _ = metrics.prepare_inputs(pred, gt, protocol)
     K, H, W = gt.shape
     thresholds = metrics.thresholds_for(protocol.nthresh)

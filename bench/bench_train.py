@@ -5,7 +5,7 @@
 
 One training step is exactly train.py's: autocast forward (bf16 on CUDA), the loss terms,
 backward, Adam step (fused on CUDA); channels-last, TF32 and cudnn.benchmark on CUDA
-(reproducibility.configure_backends, as train.py). Random image encoder weights
+(util.reproducibility.configure_backends, as train.py). Random image encoder weights
 and random text features (the speed does not depend on them; nothing is downloaded).
 Images are random, edges sparse random. Each backbone runs in a fresh subprocess, so the
 peak memory (CUDA: torch.cuda.max_memory_allocated; CPU: the process's peak RSS) is its own.

@@ -213,7 +213,7 @@ def top_kernels(step, device, steps=3, top=12):
 
 
 def measure_inference(model, args, amp_dtype, device, budget):
-    """Images/s of inference.predict on one SBD-sized image (whole) and one Cityscapes image (sliding window)."""
+    """Images/s of util.inference.predict on one SBD-sized image (whole) and one Cityscapes image (sliding window)."""
     from util.inference import predict
     s, out = args.size / 512, {"shapes": {}}
     model.eval()

@@ -52,7 +52,8 @@ ASSIGNMENTS = {
         summary="CASENet's reweighted multi-label loss with ignore pixels (reweighted_bce)",
         minutes=40,
         concept="class-balanced multi-label binary cross-entropy on logits, ignore masks",
-        reading="Sec. 4.1.2; CASENet (Yu et al. 2017), its multi-label loss with the weight beta"),
+        reading="Sec. 4.1.2 (training; the paper names no loss: we use CASENet's, as SEAL and DFF do); "
+                "CASENet (Yu et al. 2017), its multi-label loss with the weight beta"),
     "seal_edges": dict(
         files=["edgedata/labels.py"],
         summary="SEAL's mask-to-edge rule in edge_bits (an edge of class k where a pixel within radius r differs "

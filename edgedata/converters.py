@@ -1,7 +1,7 @@
 """Converters of the paper's data (SBD, Cityscapes) into the SEAL layout, and the prepared-folder bookkeeping.
 
 Paper Sec. 4.1.1: the labels were made with SEAL's MATLAB scripts (`demoPreproc.m`, `demoGenGT.m`, `seg2edge.m`);
-this is the same rule in Python (labels.edge_bits), scipy only to read SBD's .mat files. Run through prepare.py
+this is the same rule in Python (edgedata.labels.edge_bits), scipy only to read SBD's .mat files. Run through prepare.py
 (`python prepare.py sbd|cityscapes ...`); the layout and the splits are in datasets.py's docstring.
 Cityscapes category edges follow SEAL's two passes exactly (cityscapes_edges: candidates from the instance ids, then
 the class masks with no ignore list); the official-train images are also written as their 512x512 training tiles
@@ -12,7 +12,7 @@ Bookkeeping shared with prepare.py's `masks` command, beyond the paper: the opti
 `<dst>/prepare.json` (`begin` / `finish`); a re-run with the same options resumes (finished files are kept, the
 temporary files of a killed run are removed); a re-run with other options stops and says to use a new --dst or
 `--overwrite` (which deletes what an earlier run wrote, `clear`, and rebuilds): labels of two settings never mix.
-Every file is written atomically with fsync (files.atomic_write); names that leave their folder are refused.
+Every file is written atomically with fsync (util.files.atomic_write); names that leave their folder are refused.
 SBD annotations that break the format (a category 0 or > 20, more instances than categories, a missing field or
 key, an unreadable .mat) stop the run with an error naming the .mat file.
 """
@@ -128,7 +128,7 @@ def make_dirs(dst):
 
 
 def write_lists(dst, splits, image_rel, ext):
-    """<dst>/<split>_<T>.txt for every split: "<image> <label>" rows (files.write_list)."""
+    """<dst>/<split>_<T>.txt for every split: "<image> <label>" rows (util.files.write_list)."""
     for split, names in splits.items():
         for t in EDGE_TYPES:
             write_list(os.path.join(dst, f"{split}_{t}.txt"), [(image_rel(n), f"label_{t}/{n}{ext}") for n in names])

@@ -31,7 +31,7 @@ from scoring.thinning import thin
 from util.files import atomic_write
 
 IGNORE_BIT = np.uint32(1 << 31)
-DATA_HELP = "see README.md, section 'Data'"
+DATA_HELP = "see docs/data.md"
 
 
 def disc_offsets(radius):
@@ -160,7 +160,7 @@ def read_label(path, height, width, num_classes=None):
 
 
 def write_label(path, bits):
-    """Write a packed map atomically (files.atomic_write, with fsync) as .bin or RGB(A) .png."""
+    """Write a packed map atomically (util.files.atomic_write, with fsync) as .bin or RGB(A) .png."""
     bits = np.ascontiguousarray(bits, dtype="<u4")
     if path.endswith(".bin"):
         atomic_write(path, bits.tofile)
@@ -180,5 +180,5 @@ def resize_nearest(a, height, width):
 
 
 def thin_edges(edges):
-    """Thin each class plane of edges (K, H, W) with thinning.thin (MATLAB bwmorph 'thin', Inf) -> bool (K, H, W)."""
+    """Thin each class plane of edges (K, H, W) with scoring.thinning.thin (bwmorph 'thin', Inf) -> bool (K, H, W)."""
     return np.stack([np.asarray(thin(e), dtype=bool) if e.any() else e.astype(bool) for e in edges])

@@ -3,7 +3,7 @@
 Beyond the paper (it trains on SBD and Cityscapes only): a built-in dataset so that the whole pipeline (CLIP class
 names, fusion, decoder, loss, exact benchmark) runs on a laptop CPU in minutes with no download. The class names
 ("red disc", "green square", ...) describe what is drawn, so the text features carry real information.
-Edges come from the same instance-sensitive mask-to-edge code as SBD (labels.edge_bits, SEAL's rule).
+Edges come from the same instance-sensitive mask-to-edge code as SBD (edgedata.labels.edge_bits, SEAL's rule).
 """
 import numpy as np
 from torch.utils.data import Dataset
@@ -41,7 +41,7 @@ class SyntheticEdges(Dataset):
     colour (SYNTHETIC_CLASSES, e.g. "red disc"), so a tiny CNN learns it in minutes on a CPU. Edges come from the
     same instance-sensitive mask-to-edge code as SBD (radius `radius`; edge_type="cls": category edges, the class
     map compared instead of the instance ids). Scene `index` depends only on (seed, index).
-    `eval_gt(index, "raw")` = the training edges, `"thin"` = radius-1 edges thinned (thinning.thin), as Cityscapes.
+    `eval_gt(index, "raw")` = the training edges, `"thin"` = radius-1 edges thinned (scoring.thinning), as Cityscapes.
     """
     metric_preset, eval_scale = "sbd", 1.0
 

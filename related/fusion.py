@@ -14,10 +14,10 @@ select`). Each mechanism, its paper, and what we adapted for edges:
   similarity maps are not mask proposals but K extra channels concatenated to f_I, so the refinement decoder
   sees "where is class k" evidence and turns its borders into edges.
 - `sine_position_encoding`: DETR's fixed 2-D sine encoding (Carion et al., ECCV 2020), used by both attentions.
-- TextPixelHead: the head of FGAseg's text-pixel (T2P) alignment loss (related_losses.text_pixel_loss). Adapted:
+- TextPixelHead: the head of FGAseg's text-pixel (T2P) alignment loss (related.losses.text_pixel_loss). Adapted:
   its target is the max-pooled ground-truth EDGE map of each class, not the mask.
 - PixelEmbeddingHead: f_I projected into the text space for MTA-CLIP's mask-to-text contrastive loss (Das et al.,
-  ECCV 2024; related_losses.mask_text_contrast) and for prompt selection (related_prompts.TemplateSelector).
+  ECCV 2024; related.losses.mask_text_contrast) and for prompt selection (related.prompts.TemplateSelector).
   Adapted: the anchors average over each class's EDGE pixels instead of its mask.
 
 Symbols as in model.py; A is the attention width (attn_dim, not CLIP's E), N = h*w pixels. Module names (BCA, DAF,
@@ -144,10 +144,10 @@ class PixelTextAlignmentFusion(nn.Module):
 # ------------------------------------------------------------- alignment heads for related/losses.py
 
 class TextPixelHead(nn.Module):
-    """Head of FGAseg's text-pixel alignment loss (T2P loss; related_losses `loss_t2p`): each class's text embedding is
+    """Head of FGAseg's text-pixel alignment loss (T2P loss; related.losses `loss_t2p`): each class's text embedding is
     turned linearly into a 1x1 kernel and a bias, applied to a projection of f_I:
       m_k(n) = <FC_kernel(f_T[k]), Proj(f_I)(n)> + FC_bias(f_T[k])     (B, K, h, w) logits, compared with the
-    max-pooled edge maps (related_losses.text_pixel_loss).
+    max-pooled edge maps (related.losses.text_pixel_loss).
     Adapted for edges: the target is the max-pooled ground-truth EDGE map of class k at the feature resolution."""
 
     def __init__(self, img_channels, text_dim, dim=64):
@@ -164,8 +164,8 @@ class TextPixelHead(nn.Module):
 
 
 class PixelEmbeddingHead(nn.Module):
-    """Projection of f_I into the text space for MTA-CLIP's mask-to-text contrastive loss (related_losses
-    `loss_contrast`) and for prompt selection (related_prompts.TemplateSelector): 1x1 conv C -> D."""
+    """Projection of f_I into the text space for MTA-CLIP's mask-to-text contrastive loss (related.losses
+    `loss_contrast`) and for prompt selection (related.prompts.TemplateSelector): 1x1 conv C -> D."""
 
     def __init__(self, img_channels, text_dim):
         super().__init__()

@@ -1,7 +1,7 @@
 """Alignment loss terms from related CLIP papers: beyond the paper (off by default).
 
 The paper's loss is in losses.py. These terms exist only when the model has the matching head
-(related_fusion.TextPixelHead / PixelEmbeddingHead, switched on by `train.py --t2p-weight` / `--contrast-weight`
+(related.fusion.TextPixelHead / PixelEmbeddingHead, switched on by `train.py --t2p-weight` / `--contrast-weight`
 / `--prompts select`); `AlignmentLosses` returns them as named unweighted terms with its own `weight_dict`, and
 losses.EdgeCriterion merges both, so train.py applies every weight in one place.
 
@@ -33,7 +33,7 @@ def pool_to(edges, ignore, size):
 
 def text_pixel_loss(t2p_logits, edges, ignore=None):
     """FGAseg's text-pixel alignment loss (T2P), adapted for edges: MSE between sigmoid(m_k) (B, K, h, w)
-    (related_fusion.TextPixelHead) and the max-pooled edge map of class k at that resolution, mean over valid cells
+    (related.fusion.TextPixelHead) and the max-pooled edge map of class k at that resolution, mean over valid cells
     and classes. FGAseg compares its alignment maps with the masks; the sigmoid keeps our maps in the target's
     range [0, 1]."""
     B, K, h, w = t2p_logits.shape

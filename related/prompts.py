@@ -138,7 +138,7 @@ class PromptLearner(nn.Module):
 
     def forward(self):
         if self.encoder is None:
-            raise RuntimeError("related_prompts.PromptLearner was rebuilt without the CLIP text encoder "
+            raise RuntimeError("related/prompts.py: PromptLearner was rebuilt without the CLIP text encoder "
                                "(evaluation): use the model's text_features buffer, or build the model with "
                                "--clip-weights to train")
         ctx = self.ctx.unsqueeze(0).expand(self.token_prefix.shape[0], -1, -1)  # (K, N_ctx, E)

@@ -193,7 +193,7 @@ def match_count(pred, gt, radius):
 
 
 def count_thresholds(maps, g, radius, kill_inside=None):
-    """Counts (4, n_t) of one class: `maps` = thinning.thin_thresholds' flat pixel lists (threshold order),
+    """Counts (4, n_t) of one class: `maps` = scoring.thinning.thin_thresholds' flat pixel lists (threshold order),
     g (H, W) bool GT, `kill_inside` (H, W) bool: the class's GT segment (sbd-original), whose
     predictions farther than `radius` from every GT pixel are dropped after thinning."""
     H, W = g.shape

@@ -93,7 +93,7 @@ def thin(binary):
     """MATLAB's bwmorph(binary, 'thin', Inf) on a 2-D bool numpy array -> 2-D bool array."""
     binary = np.asarray(binary, dtype=bool)
     if binary.ndim != 2:
-        raise ValueError(f"thinning.thin: expects a 2-D array (H, W), got shape {binary.shape}")
+        raise ValueError(f"scoring/thinning.py: thin expects a 2-D array (H, W), got shape {binary.shape}")
     H, W = binary.shape
     img = np.zeros((H + 2, W + 2), dtype=np.uint8)
     img[1:-1, 1:-1] = binary

@@ -42,7 +42,7 @@ class ApproxEdgeF:
 
     @staticmethod
     def _disc_max(x, radius):
-        """Max of x (N, C, H, W) (>= 0, zero outside) over the disc of `radius` (labels.disc_offsets):
+        """Max of x (N, C, H, W) (>= 0, zero outside) over the disc of `radius` (edgedata.labels.disc_offsets):
         row maxima of growing half-width w (each from the previous by a +-1 shift), then for every
         row offset dy the row maximum of the disc's half-width at dy, shifted by dy."""
         dy_all, dx_all = disc_offsets(radius)
@@ -89,7 +89,7 @@ class ApproxEdgeF:
 
     def compute(self):
         if self.counts is None:
-            raise RuntimeError("validation.ApproxEdgeF: compute() before any update()")
+            raise RuntimeError("scoring/validation.py: ApproxEdgeF.compute() before any update()")
         F_t = f_measure(*recall_precision(self.counts.double().cpu().numpy()))  # (K, n_t)
         best = F_t.argmax(axis=1)
         return {"mean_F": float(F_t.max(axis=1).mean()), "F": F_t.max(axis=1).tolist(),

@@ -1,5 +1,5 @@
-"""util/inference.py: predict (whole image, sliding window, batch = one by one), the AMP table, the device choice, and the
-8-bit SEAL-layout PNGs."""
+"""util/inference.py: predict (whole image, sliding window, batch = one by one), the AMP table, the device choice,
+and the 8-bit SEAL-layout PNGs."""
 import numpy as np
 import pytest
 import torch

@@ -370,7 +370,7 @@ def test_the_step_does_not_wait_for_the_device(tmp_path, monkeypatch):
 
 def test_missing_data_root_is_a_clear_error(tmp_path):
     args = train.parse_args(["--dataset", "sbd", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
-    with pytest.raises(FileNotFoundError, match="nowhere.*README"):
+    with pytest.raises(FileNotFoundError, match="nowhere.*docs/data.md"):
         train.main(args)
 
 

@@ -5,7 +5,7 @@ for training only), and the window matches the training tiles.
 
 - `predict(model, images, amp_dtype, window)`: images (B, 3, H, W) in [0, 1] -> sigmoid edge probabilities
   (B, K, H, W) float32. Without a window the model pads to a multiple of 32 and crops back (model.py); with one,
-  transforms.sliding_window stitches the tiles' logits back, averaged where tiles overlap.
+  edgedata.transforms.sliding_window stitches the tiles' logits back, averaged where tiles overlap.
 - `AMP_DTYPES` / `amp_dtype(name, device)`: the names `--amp bf16|fp16|off` of every script. No name means bf16
   on CUDA and off on CPU. bf16 is our choice (the paper names no precision).
 - `to_uint8(probs)` / `save_pngs(probs8, out_dir, name)`: probabilities as the 8-bit PNGs of the SEAL layout,

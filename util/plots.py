@@ -134,7 +134,7 @@ def make_picture(rows, class_names, path, titles=("image", "ground-truth edges",
     out = []
     for name, image, *maps in rows:
         if len(maps) != len(titles) - 1:
-            raise ValueError(f"plots.make_picture: row {name!r} has {len(maps)} edge maps for titles {titles}")
+            raise ValueError(f"util/plots.py: make_picture: row {name!r} has {len(maps)} edge maps for titles {titles}")
         out.append((name, [np.asarray(image, dtype=np.uint8)] + [colour_edges(m) for m in maps]))
     _grid_picture(out, titles, class_entries(class_names), path, height)
 
@@ -339,13 +339,13 @@ def compare_pr(runs, path):
     """Several runs [(label, result), ...] overlaid: one panel per class (the classes of the first run)
     and the mean, one colour per run, the legend with each run's mean ODS on top."""
     if not runs:
-        raise ValueError("plots.compare_pr: no runs given")
+        raise ValueError("util/plots.py: compare_pr: no runs given")
     for label, result in runs:
         _check(result, f"run {label!r}")
     first = list(runs[0][1]["classes"])
     for label, result in runs[1:]:
         if list(result["classes"]) != first:
-            raise ValueError(f"plots.compare_pr: run {label!r} has the classes {list(result['classes'])}, run "
+            raise ValueError(f"util/plots.py: compare_pr: run {label!r} has the classes {list(result['classes'])}, run "
                              f"{runs[0][0]!r} has {first}: compare runs of one class list")
     names = first + ["mean"]
     colours = [RUN_COLOURS[i % len(RUN_COLOURS)] for i in range(len(runs))]
@@ -405,7 +405,7 @@ def read_log(log_path):
 def training_curves(log_path, path):
     """curves.png from train.py's log.jsonl: left, the total loss and each loss term of the "train" records
     against the step (log scale when they span more than a decade); right, the fast validation F
-    (validation.ApproxEdgeF, "val_mean_F" of the "epoch" records) against the step."""
+    (scoring.validation.ApproxEdgeF, "val_mean_F" of the "epoch" records) against the step."""
     records = read_log(log_path)
     train = [r for r in records if r.get("type") == "train" and "step" in r]
     val = [r for r in records if r.get("type") == "epoch" and r.get("val_mean_F") is not None]
