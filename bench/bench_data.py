@@ -52,9 +52,8 @@ def write_folder(root, num_images):
         write_list(os.path.join(root, f"train_{fmt}.txt"), rows)
 
 
-def measure(root, fmt, workers, args):
-    ds = datasets.SBDEdges(root, "train", transform=TrainTransform(crop=args.crop),
-                           list_file=os.path.join(root, f"train_{fmt}.txt"))
+def measure(ds, workers, args):
+    """Samples/s of `ds` through a shuffling DataLoader (after a warm-up epoch) and the last batch."""
     loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=workers,
                                          drop_last=True, persistent_workers=workers > 0)
     for _ in loader:  # warm-up epoch: worker start-up, file cache
@@ -145,18 +144,6 @@ def cityscapes_stages(root, tiles):
     return ", ".join(f"{k} {1000 * v / len(ds):.1f}" for k, v in ms.items())
 
 
-def measure_cityscapes(root, tiles, workers, args):
-    loader = torch.utils.data.DataLoader(cityscapes_set(root, tiles), batch_size=args.batch_size, shuffle=True,
-                                         num_workers=workers, drop_last=True, persistent_workers=workers > 0)
-    for _ in loader:  # warm-up epoch: worker start-up, file cache
-        pass
-    n, start = 0, time.perf_counter()
-    for _ in range(args.epochs):
-        for batch in loader:
-            n += batch["image"].shape[0]
-    return n / (time.perf_counter() - start), batch
-
-
 def bench_cityscapes(args, threads_default):
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
@@ -170,7 +157,7 @@ def bench_cityscapes(args, threads_default):
             print(f"cityscapes {how}  ms per sample: {cityscapes_stages(dst, tiles)}")
             for row, (workers, threads) in enumerate(((0, threads_default), (0, 1), (2, threads_default))):
                 torch.set_num_threads(threads)
-                rate, batch = measure_cityscapes(dst, tiles, workers, args)
+                rate, batch = measure(cityscapes_set(dst, tiles), workers, args)
                 shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if torch.is_tensor(v))
                 print(f"cityscapes {how}  workers {workers}, main torch threads {threads}: {rate:6.1f} samples/s  "
                       f"({shapes})" + ("  <- one core" if row == 1 else ""))
@@ -200,7 +187,9 @@ def main():
             print(f"labels .{fmt}  ms per sample: {stages(root, fmt, args)}")
             for row, (workers, threads) in enumerate(((0, threads_default), (0, 1), (2, threads_default))):
                 torch.set_num_threads(threads)  # main-process collate is a torch op: its threads matter
-                rate, batch = measure(root, fmt, workers, args)
+                rate, batch = measure(datasets.SBDEdges(root, "train", transform=TrainTransform(crop=args.crop),
+                                                        list_file=os.path.join(root, f"train_{fmt}.txt")),
+                                      workers, args)
                 shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if torch.is_tensor(v))
                 print(f"labels .{fmt}  workers {workers}, main torch threads {threads}: {rate:6.1f} samples/s  "
                       f"({shapes})" + ("  <- one core" if row == 1 else ""))
