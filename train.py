@@ -37,7 +37,6 @@ import datasets
 from edgedata.transforms import TrainTransform
 import losses
 import metrics
-from model import TEXT_FEATURES
 import model as edge_model
 from related import losses as related_losses
 from related import prompts as related_prompts
@@ -100,7 +99,7 @@ def get_args_parser():
                    help="cross-modal fusion F, see model.FUSIONS: product (the paper), 'none' (the Table 1 baseline), "
                         "product_spatial (our literal reading of Eq. (3-3)-(3-5)), product_diff, concat_diff, lseg; "
                         "beyond the paper (off by default): cross_attention (GLE-CLIP), pixel_text_alignment (FGAseg)")
-    p.add_argument("--text-features", default="clip", choices=TEXT_FEATURES,
+    p.add_argument("--text-features", default="clip", choices=edge_model.TEXT_FEATURES,
                    help="f_T: clip (the paper: CLIP features of the class names) or a control that tests whether "
                         "the language matters: shuffled (each class gets another class's CLIP features), random "
                         "(Gaussian, CLIP norms), onehot, learned (a trainable K x D parameter, no CLIP)")

@@ -26,7 +26,7 @@ from PIL import Image
 
 from edgedata.classes import (CITYSCAPES_CLASSES, CITYSCAPES_IGNORE_LABELS, CITYSCAPES_LABEL_TO_TRAIN, SBD_CLASSES,
                               image_name)
-from edgedata.labels import (DATA_HELP, IGNORE_BIT, class_bits, disc_offsets, edge_bits, pack_edges, resize_nearest,
+from edgedata.labels import (DATA_HELP, IGNORE_BIT, class_bits, edge_bits, pack_edges, resize_nearest,
                              thin_edges, unpack_edges, write_label)
 from edgedata.transforms import TILE, tile_boxes, tile_file
 from util.files import atomic_write, read_list, remove_stale_tmp, safe_join, write_list
@@ -281,19 +281,6 @@ CITYSCAPES_SIZE = (2048, 1024)  # (width, height) of every Cityscapes image: 8 t
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # not Cityscapes' 8-bit RGB images
 
 
-def near(mask, radius):
-    """bool (H, W): the pixels p with a `mask` pixel q at 0 < |p - q| <= radius (q inside the image)."""
-    H, W = mask.shape
-    out = np.zeros((H, W), bool)
-    for dy, dx in zip(*disc_offsets(radius)):
-        dy, dx = int(dy), int(dx)
-        if (dy, dx) == (0, 0) or abs(dy) >= H or abs(dx) >= W:
-            continue
-        q = mask[max(0, dy):H + min(0, dy), max(0, dx):W + min(0, dx)]  # q = p + (dy, dx), both inside
-        out[max(0, -dy):H - max(0, dy), max(0, -dx):W - max(0, dx)] |= q
-    return out
-
-
 def cityscapes_edges(label_ids, inst_ids, radius):
     """Cityscapes labelIds / instanceIds (H, W) -> {"inst": packed edges, "cls": packed edges} (19 train ids),
     labelIds 2 and 3 ignored, as SEAL's demoPreproc.m / demoGenGT.m make them.
@@ -310,7 +297,10 @@ def cityscapes_edges(label_ids, inst_ids, radius):
     inst = edge_bits(inst_ids, classes, ignore, radius)
     candidate_own = inst & class_bits(classes)  # the pixel's own class bit where it is a SEAL candidate
     cls = edge_bits(classes, classes, ignore, radius)
-    return {"inst": inst, "cls": cls | np.where(near(ignore, radius), candidate_own, np.uint32(0))}
+    # an ignored pixel within r of a valid pixel p (candidate_own is 0 on ignored pixels): the ignore mask differs
+    # between p and it, which edge_bits marks in bit 0 when every pixel is "class 1" and nothing is ignored
+    near_ignore = edge_bits(ignore.astype(np.uint8), np.ones_like(classes), None, radius) & np.uint32(1)
+    return {"inst": inst, "cls": cls | np.where(near_ignore > 0, candidate_own, np.uint32(0))}
 
 
 def read_index_png(path):
